@@ -1,0 +1,637 @@
+package ampstest
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fastpub/fastpub/frame"
+)
+
+// conn is one client connection. The reader goroutine (readLoop) owns every field in the
+// "reader" group; the writer goroutine (writeLoop, writer.go) and producers on other
+// connections share the "mu" group.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	id  uint64
+	rd  *frame.Reader
+	hdr frame.Header
+
+	// Reader goroutine only.
+	loggedOn    bool
+	challenged  bool
+	cl          *client // set at logon; read by the writer only after a mu hand-off
+	name        string
+	pFrames     uint64 // counters not yet published to the atomics
+	pBytes      uint64
+	pPubs       uint64
+	curTopic    []byte         // last topic seen, for the counter cache
+	curTC       *topicCounters // its counters
+	pTopicPubs  uint64
+	pTopicBytes uint64
+	tsBuf       [32]byte
+
+	// Shared, guarded by mu.
+	mu          sync.Mutex
+	out         []byte        // frames waiting for the writer
+	spare       []byte        // the writer's other buffer
+	spaceCh     chan struct{} // closed by the writer when it frees space; nil if nobody waits
+	ackBuf      []byte        // held/delayed acks (encoded), see writer.go
+	ackEnts     []ackEnt
+	ackHead     int
+	ackStart    int
+	pendPersist bool   // a conflated persisted ack is pending
+	pendSeq     uint64 // its sequence
+	persistDue  int64  // when it is due (Server.now)
+	closing     bool   // graceful close: write what is queued, then close
+
+	kick       chan struct{} // 1-slot writer wake-up
+	done       chan struct{} // closed by abort
+	dead       atomic.Bool
+	abortOnce  sync.Once
+	reasonOnce sync.Once
+	reason     CloseReason
+	running    atomic.Int32 // goroutines still running (2 → 0)
+	hbNanos    atomic.Int64 // heartbeat interval; 0 = not armed
+	lastIn     atomic.Int64 // Server.now of the last successful socket read
+}
+
+func newConn(s *Server, nc net.Conn, id uint64) *conn {
+	c := &conn{
+		srv:  s,
+		nc:   nc,
+		id:   id,
+		kick: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	c.running.Store(2)
+	c.lastIn.Store(s.now())
+	c.rd = frame.NewReader((*connReader)(c), s.cfg.ReadBufferSize, s.cfg.MaxFrame)
+	return c
+}
+
+// connReader is the io.Reader under the frame.Reader: it publishes pending counters before a
+// read may block, honours PauseReading, and stamps inbound activity for the heartbeat.
+type connReader conn
+
+func (r *connReader) Read(p []byte) (int, error) {
+	c := (*conn)(r)
+	c.flushCounters()
+	if c.srv.flags.Load()&flagPause != 0 && !c.waitResume() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		c.lastIn.Store(c.srv.now())
+	}
+	return n, err
+}
+
+func (c *conn) waitResume() bool {
+	ch := c.srv.pauseChan()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+func (c *conn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// setReason records the first close reason (and counts it).
+func (c *conn) setReason(r CloseReason) {
+	c.reasonOnce.Do(func() {
+		c.reason = r
+		c.srv.countClose(r)
+	})
+}
+
+// abort closes the connection now: queued output is discarded, both goroutines return.
+func (c *conn) abort(r CloseReason) {
+	c.setReason(r)
+	c.abortOnce.Do(func() {
+		c.dead.Store(true)
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// graceful stops processing and lets the writer send what is queued (bounded by
+// gracefulTimeout) before it closes the socket. Held or delayed acks are discarded.
+func (c *conn) graceful(r CloseReason) {
+	c.setReason(r)
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.kickWriter()
+}
+
+// exit is the last call of each of the two goroutines.
+func (c *conn) exit() {
+	if c.running.Add(-1) == 0 {
+		c.srv.removeConn(c)
+		if c.srv.cfg.Logf != nil {
+			c.srv.logf("ampstest: conn %d (%v) closed: %s", c.id, c.nc.RemoteAddr(), c.reason)
+		}
+	}
+	c.srv.wg.Done()
+}
+
+func (c *conn) readLoop() {
+	reason := c.serve()
+	c.flushCounters()
+	c.srv.removeSub(c, "all")
+	c.srv.unbind(c)
+	c.graceful(reason)
+	c.exit()
+}
+
+// serve reads and handles frames until the connection must close, and says why.
+func (c *conn) serve() CloseReason {
+	s := c.srv
+	for {
+		body, err := c.rd.Next()
+		if err != nil {
+			return c.readErrReason(err)
+		}
+		c.pFrames++
+		c.pBytes += uint64(len(body)) + frame.PrefixLen
+		// Discard path: a plain publish while no hook or subscription needs to see it.
+		if s.flags.Load() == 0 && c.loggedOn && !c.dead.Load() {
+			if topic, n := scanPlainPublish(body); n != 0 {
+				if c.curTC == nil || string(topic) != string(c.curTopic) {
+					c.switchTopic(topic)
+				}
+				c.pTopicPubs++
+				c.pTopicBytes += uint64(len(body) - n)
+				c.pPubs++
+				continue
+			}
+		}
+		if r := c.handle(body); r != "" {
+			return r
+		}
+	}
+}
+
+func (c *conn) readErrReason(err error) CloseReason {
+	switch {
+	case c.dead.Load():
+		return CloseReadError // abort already recorded the real reason
+	case errors.Is(err, frame.ErrFrameTooLarge):
+		c.srv.logf("ampstest: conn %d: %v", c.id, err)
+		return CloseFrameTooLarge
+	case err == io.EOF:
+		return CloseEOF
+	case err == io.ErrUnexpectedEOF:
+		return CloseTruncated
+	}
+	return CloseReadError
+}
+
+// handle runs one frame through the strict parser and its command; it returns a close reason
+// when the connection must close.
+func (c *conn) handle(body []byte) CloseReason {
+	s := c.srv
+	if c.dead.Load() {
+		return CloseReadError
+	}
+	flags := s.flags.Load()
+	if flags&flagPause != 0 && !c.waitResume() {
+		return CloseReadError
+	}
+	var raw []byte
+	if flags&flagRecord != 0 {
+		raw = append([]byte(nil), body...)
+	}
+	payload, err := c.hdr.Parse(body)
+	if err != nil {
+		s.logf("ampstest: conn %d: %v", c.id, err)
+		return CloseMalformedHeader
+	}
+	h := &c.hdr
+	if h.CommandRaw == nil {
+		s.logf("ampstest: conn %d: header without \"c\"", c.id)
+		return CloseMalformedHeader
+	}
+	if h.AckRaw != nil {
+		if _, err := frame.ParseAckType(h.AckRaw); err != nil {
+			s.logf("ampstest: conn %d: %v", c.id, err)
+			return CloseMalformedHeader
+		}
+	}
+	if raw != nil {
+		hl := len(raw) - len(payload)
+		s.record(ReceivedFrame{Conn: c.id, ClientName: c.name, Command: h.Command,
+			Header: raw[:hl:hl], Payload: raw[hl:]})
+	}
+	c.flushCounters()
+	if r := c.dispatch(h, payload); r != "" {
+		return r
+	}
+	if flags&flagCloseAfter != 0 && s.closeAfterHit() {
+		c.abort(CloseHook)
+		return CloseHook
+	}
+	return ""
+}
+
+func (c *conn) dispatch(h *frame.Header, payload []byte) CloseReason {
+	if !c.loggedOn && h.Command != frame.CmdLogon {
+		if h.Ack != frame.AckNone {
+			c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: failType(h.Ack),
+				Status: statusFailure, Reason: reasonLogonRequired}, false)
+		}
+		return CloseLogonRequired
+	}
+	switch h.Command {
+	case frame.CmdLogon:
+		return c.logon(h)
+	case frame.CmdPublish, frame.CmdDeltaPublish:
+		c.publish(h, payload)
+	case frame.CmdFlush:
+		c.flush(h)
+	case frame.CmdHeartbeat:
+		c.heartbeat(h)
+	case frame.CmdSubscribe:
+		c.subscribe(h)
+	case frame.CmdUnsubscribe:
+		c.unsubscribe(h)
+	default:
+		if h.Ack != frame.AckNone {
+			c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: failType(h.Ack),
+				Status: statusFailure, Reason: reasonNotSupported}, false)
+		}
+	}
+	return ""
+}
+
+// failType picks the one ack type that reports a command's failure: processed when it was
+// requested, else the lowest requested type.
+func failType(a frame.AckType) frame.AckType {
+	if a.Has(frame.AckProcessed) {
+		return frame.AckProcessed
+	}
+	return a & -a
+}
+
+func (c *conn) logon(h *frame.Header) CloseReason {
+	s := c.srv
+	cid := b2s(h.CommandID)
+	if h.Ack.Has(frame.AckReceived) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckReceived, Status: statusSuccess}, false)
+	}
+	wantAck := h.Ack.Has(frame.AckProcessed)
+	fail := func(reason string, cr CloseReason) CloseReason {
+		if wantAck {
+			c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed,
+				Status: statusFailure, Reason: reason}, false)
+		}
+		return cr
+	}
+	if c.loggedOn {
+		fail(reasonDupLogon, "")
+		return ""
+	}
+	switch a := s.cfg.Auth.(type) {
+	case Password:
+		if string(h.UserID) != a.User || string(h.Password) != a.Password {
+			return fail(reasonAuthFailure, CloseAuthFailure)
+		}
+	case Challenge:
+		if !c.challenged {
+			c.challenged = true
+			if !wantAck {
+				return CloseAuthFailure // a challenge can only travel in an ack
+			}
+			c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusRetry,
+				UserID: a.User, Password: a.Token}, false)
+			return ""
+		}
+		if string(h.UserID) != a.User || string(h.Password) != a.Answer {
+			return fail(reasonAuthFailure, CloseAuthFailure)
+		}
+	}
+	if len(h.ClientName) == 0 {
+		return fail(reasonNoClientName, CloseNoClientName)
+	}
+	name := string(h.ClientName)
+	cl, reason := s.bind(c, name, string(h.UserID))
+	if cl == nil {
+		return fail(reason, CloseNameInUse)
+	}
+	c.cl, c.name, c.loggedOn = cl, name, true
+	if wantAck {
+		last := cl.last.Load()
+		var bmb [48]byte
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess,
+			ClientName: name, Seq: last, HasSeq: true,
+			Bookmark: b2s(appendBookmark(bmb[:0], cl.hashStr, last)),
+			Version:  s.cfg.Version}, false)
+	}
+	return ""
+}
+
+func appendBookmark(dst []byte, hash string, seq uint64) []byte {
+	dst = append(dst, hash...)
+	dst = append(dst, '|')
+	dst = strconv.AppendUint(dst, seq, 10)
+	return append(dst, '|')
+}
+
+func (c *conn) publish(h *frame.Header, payload []byte) {
+	s := c.srv
+	cl := c.cl
+	if h.Ack.Has(frame.AckReceived) {
+		c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: frame.AckReceived,
+			Status: statusSuccess}, true)
+	}
+	if len(h.Topic) == 0 {
+		s.rejected.Add(1)
+		cl.rejected.Add(1)
+		c.publishFailed(h, statusFailure, reasonInvalidTopic)
+		return
+	}
+	tc := c.topicCounters(h.Topic)
+	flags := s.flags.Load()
+	if flags&flagReject != 0 && s.isRejected(h.Topic) {
+		s.rejected.Add(1)
+		cl.rejected.Add(1)
+		tc.rejected.Add(1)
+		c.publishFailed(h, statusFailure, reasonNotEntitled)
+		return
+	}
+	if h.HasSeq && h.Seq != 0 && !cl.advance(h.Seq) {
+		s.duplicates.Add(1)
+		cl.duplicates.Add(1)
+		tc.duplicates.Add(1)
+		c.publishFailed(h, s.cfg.DuplicateStatus, reasonDuplicate)
+		return
+	}
+	ord := s.publishes.Add(1)
+	cl.publishes.Add(1)
+	tc.publishes.Add(1)
+	tc.bytes.Add(uint64(len(payload)))
+	if flags&flagDrop != 0 && s.takeDrop(ord) {
+		s.dropped.Add(1)
+	} else if flags&flagSubs != 0 {
+		c.deliver(h, payload, ord, tc)
+	}
+	if h.Ack.Has(frame.AckProcessed) {
+		c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: frame.AckProcessed,
+			Status: statusSuccess}, true)
+	}
+	if h.Ack.Has(frame.AckPersisted) {
+		seq := h.Seq
+		if !h.HasSeq || seq == 0 {
+			seq = cl.last.Load()
+		}
+		c.persistSuccess(seq)
+	}
+}
+
+// publishFailed sends the processed and persisted acks (when requested) of a publish that was
+// not accepted.
+func (c *conn) publishFailed(h *frame.Header, status, reason string) {
+	if h.Ack.Has(frame.AckProcessed) {
+		c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: frame.AckProcessed,
+			Status: status, Reason: reason}, true)
+	}
+	if h.Ack.Has(frame.AckPersisted) {
+		c.persistFailure(h.Seq, h.HasSeq, status, reason)
+	}
+}
+
+// deliver queues one delivery frame per subscribed connection.
+func (c *conn) deliver(h *frame.Header, payload []byte, ord uint64, tc *topicCounters) {
+	targets := (*c.srv.subTab.Load())[string(h.Topic)]
+	if len(targets) == 0 {
+		return
+	}
+	seq := ord
+	if h.HasSeq && h.Seq != 0 {
+		seq = h.Seq
+	}
+	var bmb [48]byte
+	d := frame.Delivery{
+		Bookmark:      b2s(appendBookmark(bmb[:0], c.cl.hashStr, seq)),
+		Timestamp:     c.timestamp(),
+		CorrelationID: b2s(h.CorrelationID),
+		SowKey:        b2s(h.SowKey),
+	}
+	var n uint64
+	for i := range targets {
+		t := &targets[i]
+		d.Topic, d.SubID, d.SubIDs = t.topic, t.subID, t.subIDs
+		if t.c.queueDelivery(c, &d, payload) {
+			n++
+		}
+	}
+	c.srv.delivered.Add(n)
+	tc.delivered.Add(n)
+}
+
+// timestamp formats the current UTC time as AMPS does (YYYYMMDDThhmmss.uuuuuuZ) into c.tsBuf;
+// the result is valid until the next call.
+func (c *conn) timestamp() string {
+	t := time.Now().UTC()
+	y, mo, d := t.Date()
+	hh, mi, ss := t.Clock()
+	b := c.tsBuf[:0]
+	b = appendPadded(b, y, 4)
+	b = appendPadded(b, int(mo), 2)
+	b = appendPadded(b, d, 2)
+	b = append(b, 'T')
+	b = appendPadded(b, hh, 2)
+	b = appendPadded(b, mi, 2)
+	b = appendPadded(b, ss, 2)
+	b = append(b, '.')
+	b = appendPadded(b, t.Nanosecond()/1000, 6)
+	b = append(b, 'Z')
+	return b2s(b)
+}
+
+func appendPadded(b []byte, v, width int) []byte {
+	var tmp [8]byte
+	for i := width - 1; i >= 0; i-- {
+		tmp[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, tmp[:width]...)
+}
+
+func (c *conn) flush(h *frame.Header) {
+	cid := b2s(h.CommandID)
+	for _, t := range [...]frame.AckType{frame.AckReceived, frame.AckProcessed, frame.AckCompleted} {
+		if h.Ack.Has(t) {
+			c.sendAck(&frame.Ack{CommandID: cid, Type: t, Status: statusSuccess}, true)
+		}
+	}
+	if h.Ack.Has(frame.AckPersisted) {
+		// In-order processing: every earlier publish is handled; force out the conflated ack
+		// that covers them, then the flush's own ack behind it.
+		if !c.lockSpace(nil) {
+			return
+		}
+		now := c.srv.now()
+		if c.pendPersist {
+			c.emitPendingLocked(now)
+		}
+		c.appendAckLocked(&frame.Ack{CommandID: cid, Type: frame.AckPersisted,
+			Status: statusSuccess}, true, now)
+		c.mu.Unlock()
+		c.kickWriter()
+	}
+}
+
+func (c *conn) heartbeat(h *frame.Header) {
+	o := h.Options
+	ok := true
+	switch {
+	case string(o) == "beat":
+		// Inbound traffic, already stamped by the read; never answered.
+	case string(o) == "stop":
+		c.hbNanos.Store(0)
+	case len(o) > 6 && string(o[:6]) == "start,":
+		n, good := parseSeconds(o[6:])
+		switch {
+		case !good:
+			ok = false
+		case n == 0:
+			c.hbNanos.Store(0)
+		default:
+			c.lastIn.Store(c.srv.now())
+			c.hbNanos.Store(int64(n) * int64(time.Second))
+			c.kickWriter()
+		}
+	default:
+		ok = false
+	}
+	cid := b2s(h.CommandID)
+	if h.Ack.Has(frame.AckReceived) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckReceived, Status: statusSuccess}, false)
+	}
+	if h.Ack.Has(frame.AckProcessed) {
+		a := frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess}
+		if !ok {
+			a.Status, a.Reason = statusFailure, reasonInvalidOpts
+		}
+		c.sendAck(&a, false)
+	}
+}
+
+// parseSeconds parses a heartbeat interval: 1 to 9 decimal digits.
+func parseSeconds(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	var n uint64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(ch-'0')
+	}
+	return n, true
+}
+
+func (c *conn) subscribe(h *frame.Header) {
+	s := c.srv
+	cid := b2s(h.CommandID)
+	if h.Ack.Has(frame.AckReceived) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckReceived, Status: statusSuccess}, false)
+	}
+	status, reason := statusSuccess, ""
+	subID := h.SubID
+	if len(subID) == 0 {
+		subID = h.CommandID
+	}
+	switch {
+	case len(h.Topic) == 0:
+		status, reason = statusFailure, reasonNoTopic
+	case len(subID) == 0:
+		status, reason = statusFailure, reasonInvalidSubID
+	case s.isRejected(h.Topic):
+		status, reason = statusFailure, reasonNotEntitled
+	case !s.addSub(c, string(subID), string(h.Topic)):
+		status, reason = statusFailure, reasonSubIDInUse
+	}
+	if h.Ack.Has(frame.AckProcessed) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: status,
+			Reason: reason}, false)
+	}
+}
+
+func (c *conn) unsubscribe(h *frame.Header) {
+	cid := b2s(h.CommandID)
+	if h.Ack.Has(frame.AckReceived) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckReceived, Status: statusSuccess}, false)
+	}
+	subID := h.SubID
+	if subID == nil {
+		subID = h.CommandID
+	}
+	if len(subID) == 0 {
+		subID = []byte("all")
+	}
+	c.srv.removeSub(c, string(subID))
+	if h.Ack.Has(frame.AckProcessed) {
+		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess}, false)
+	}
+}
+
+// switchTopic publishes the pending counters of the cached topic and caches topic.
+func (c *conn) switchTopic(topic []byte) {
+	c.flushTopic()
+	c.curTC = c.srv.topic(topic)
+	c.curTopic = append(c.curTopic[:0], topic...)
+}
+
+func (c *conn) topicCounters(topic []byte) *topicCounters {
+	if c.curTC == nil || string(topic) != string(c.curTopic) {
+		c.switchTopic(topic)
+	}
+	return c.curTC
+}
+
+func (c *conn) flushTopic() {
+	if c.pTopicPubs != 0 {
+		c.curTC.publishes.Add(c.pTopicPubs)
+		c.curTC.bytes.Add(c.pTopicBytes)
+		c.pTopicPubs, c.pTopicBytes = 0, 0
+	}
+}
+
+// flushCounters publishes the reader's pending counters to the shared atomics.
+func (c *conn) flushCounters() {
+	s := c.srv
+	if c.pFrames != 0 {
+		s.frames.Add(c.pFrames)
+		s.bytes.Add(c.pBytes)
+		if c.cl != nil {
+			c.cl.frames.Add(c.pFrames)
+			c.cl.bytes.Add(c.pBytes)
+		}
+		c.pFrames, c.pBytes = 0, 0
+	}
+	if c.pPubs != 0 {
+		s.publishes.Add(c.pPubs)
+		c.cl.publishes.Add(c.pPubs)
+		c.pPubs = 0
+	}
+	c.flushTopic()
+}

@@ -1,0 +1,52 @@
+// Package ampstest is a strict, in-process, AMPS-compatible server for tests and benchmarks,
+// in the spirit of net/http/httptest. It implements the "minimal conforming test server" of
+// the project's AMPS protocol notes (amps-protocol.md §7) over TCP and unix sockets: logon
+// (accept-all, fixed password, challenge), publish and delta_publish with received, processed
+// and persisted acks (immediate or conflated), per-client-name duplicate elimination kept
+// across connections, flush, heartbeat, subscribe/unsubscribe fan-out, fault hooks, and
+// counters. It does not import "testing": cmd/loadgen embeds it.
+//
+// # Strictness
+//
+// A connection is closed, as a real AMPS server would, on: a header that frame.Header.Parse
+// rejects (whitespace outside strings, bytes before '{', an unterminated string, a control
+// character, an empty header, a bad number, ...), a header without "c", an "a" list with an
+// unknown word, a frame larger than Config.MaxFrame, a stream that ends inside a frame, and any
+// command before a successful logon (after a "logon required" failure ack when an ack was
+// requested). Unknown header keys are ignored (amps-protocol.md §7.2). Every close is counted
+// by reason in Stats.Closes.
+//
+// # Goroutines, ordering and backpressure
+//
+// Each listener has one accept goroutine; each connection has exactly two: a reader that
+// parses and processes frames strictly in order (so a processed ack means every earlier frame
+// of that connection has been handled), and a writer that owns the socket's write side and
+// coalesces every queued frame into one write. Producers (the connection's own reader for
+// acks, other connections' readers for deliveries, the writer itself for heartbeats and
+// conflated persisted acks) append encoded frames to a per-connection outbound buffer and wake
+// the writer through a 1-slot channel. When a connection's queued output reaches
+// Config.MaxOutbound bytes, producers block until its writer drains it: a subscriber that does
+// not keep up slows every publisher that delivers to it (no message is ever discarded), and a
+// client that does not read its acks eventually stops its own connection from being read.
+// Memory per connection is therefore bounded by about ReadBufferSize + 2 × MaxOutbound plus the
+// largest frame. Close stops the listeners, closes every connection and waits for every
+// goroutine, so a test can check runtime.NumGoroutine afterwards.
+//
+// # Fast discard path
+//
+// A frame whose header is exactly {"c":"p","t":"<topic>"} or {"c":"publish","t":"<topic>"}
+// (no ack, no sequence, no other key, a topic without escapes or control characters) is
+// recognised by a validating scanner that accepts only headers frame.Header.Parse would accept
+// with the same meaning; every other header goes through the full strict parser. While no
+// subscription, rejected topic, pause, CloseAfterFrames, DropDelivery or recording is active
+// server-wide, such a frame is counted and discarded without parsing, locking or allocating;
+// counters are accumulated per connection and published to the shared atomics before every
+// socket read and before any other command is handled, so Stats is exact whenever the server
+// is idle or has acked a later command.
+//
+// # Fault hooks
+//
+// Every hook (CloseAfterFrames, PauseReading/ResumeReading, WithholdAcks, DelayAcks,
+// RejectTopic/AllowTopic, DropDelivery, DropClient, SetLastSequence, Record) is safe to call
+// concurrently with traffic and applies server-wide; see each method for its exact scope.
+package ampstest

@@ -1,0 +1,152 @@
+package ampstest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fastpub/fastpub/frame"
+)
+
+const fuzzMaxFrame = 1 << 16
+
+// fuzzSeeds are complete inbound streams: well-formed sessions and classic garbage.
+func fuzzSeeds(t testing.TB) [][]byte {
+	logon := logonFrame(t, "1", "fuzz", "u", "p")
+	pub := pubFrame(t, frame.Publish{Topic: "orders"}, `{"id":1}`)
+	pubAck := pubFrame(t, frame.Publish{Topic: "orders", CommandID: "2",
+		Ack: frame.AckReceived | frame.AckProcessed | frame.AckPersisted, Seq: 43}, `{"id":2}`)
+	join := func(fs ...[]byte) []byte { return bytes.Join(fs, nil) }
+	return [][]byte{
+		join(logon, pub, pubAck, flushFrame(t, "3", frame.AckPersisted)),
+		join(logon, subFrame(t, frame.CmdSubscribe, "4", "orders", "s1"), pub,
+			subFrame(t, frame.CmdUnsubscribe, "5", "", "s1")),
+		join(logon, frame.AppendHeartbeatStart(nil, 1), frame.AppendHeartbeatBeat(nil)),
+		join(logon, rawFrame(`{"c":"p", "t":"orders"}`, "x")),
+		join(logon, rawFrame(`{"c":"sow","cid":"9","a":"processed"}`, "")),
+		join(logon, logon),
+		pub,
+		rawFrame(`{}`, ""),
+		rawFrame(`{"c":"logon","client_name":"x`, ""),
+		binary.BigEndian.AppendUint32(nil, 0xffffffff),
+		logon[:len(logon)-5],
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		nil,
+	}
+}
+
+// mustClose reports whether the server must close the connection because of the first frame
+// of data alone (oversize, malformed, not a logon, a logon it refuses).
+func mustClose(data []byte) bool {
+	if len(data) < frame.PrefixLen {
+		return false
+	}
+	n := binary.BigEndian.Uint32(data)
+	if n > fuzzMaxFrame {
+		return true
+	}
+	if len(data) < frame.PrefixLen+int(n) {
+		return false
+	}
+	body := append([]byte(nil), data[frame.PrefixLen:frame.PrefixLen+int(n)]...)
+	var h frame.Header
+	if _, err := h.Parse(body); err != nil || h.CommandRaw == nil {
+		return true
+	}
+	if _, err := frame.ParseAckType(h.AckRaw); err != nil {
+		return true
+	}
+	return h.Command != frame.CmdLogon || len(h.ClientName) == 0
+}
+
+// FuzzServerConn feeds arbitrary bytes as one connection's inbound stream. The server must
+// never panic or hang, must close the connection when the first frame is garbage, and Close
+// must always return promptly.
+func FuzzServerConn(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := NewServer(Config{MaxFrame: fuzzMaxFrame, Persisted: Conflated{Interval: time.Millisecond}})
+		a, b := net.Pipe()
+		s.ServeConn(a)
+		drained := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, b)
+			close(drained)
+		}()
+		wrote := make(chan struct{})
+		go func() {
+			b.Write(data)
+			close(wrote)
+		}()
+		if mustClose(data) {
+			select {
+			case <-drained:
+			case <-time.After(waitTimeout):
+				t.Fatal("server did not close the connection after a garbage first frame")
+			}
+		} else {
+			select {
+			case <-wrote:
+			case <-drained:
+			case <-time.After(waitTimeout):
+				t.Fatal("server stopped reading")
+			}
+		}
+		b.Close()
+		<-wrote
+		<-drained
+		closed := make(chan struct{})
+		go func() {
+			s.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(waitTimeout):
+			t.Fatal("Close hung")
+		}
+	})
+}
+
+// FuzzScanPlainPublish checks the discard path's scanner against the strict parser: whatever
+// the scanner accepts, Parse accepts with the same meaning and no other field.
+func FuzzScanPlainPublish(f *testing.F) {
+	for _, s := range []string{
+		`{"c":"p","t":"orders"}{"id":1}`, `{"c":"publish","t":"o"}`, `{"c":"p","t":"a\"b"}`,
+		`{"c":"p","t":"ö"}`, `{"c":"p","t":"x" }`, "{\"c\":\"p\",\"t\":\"\x7f\"}", `{"c":"p","t":""}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		topic, n := scanPlainPublish(body)
+		var h frame.Header
+		payload, err := h.Parse(append([]byte(nil), body...))
+		if n == 0 {
+			// Not recognised: fine whatever the parser says, unless the body really has the
+			// plain shape (then the discard path would be missed).
+			for _, pre := range []string{fastP, fastPublish} {
+				rest, ok := bytes.CutPrefix(body, []byte(pre))
+				i := bytes.IndexByte(rest, '"')
+				if ok && i > 0 && i+1 < len(rest) && rest[i+1] == '}' &&
+					!bytes.ContainsFunc(rest[:i], func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+					t.Fatalf("scanner missed the plain publish %q", body)
+				}
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("scanner accepted %q, parser rejects it: %v", body, err)
+		}
+		want := frame.Header{Command: frame.CmdPublish, CommandRaw: h.CommandRaw, Topic: h.Topic}
+		if !reflect.DeepEqual(h, want) || string(h.Topic) != string(topic) ||
+			len(payload) != len(body)-n || !bytes.Equal(payload, body[n:]) {
+			t.Fatalf("scanner (%q, %d) and parser (%+v, payload %q) disagree on %q", topic, n, h, payload, body)
+		}
+	})
+}

@@ -1,0 +1,48 @@
+// Package fastpub is a publishing client for AMPS (60East's Advanced Message
+// Processing System) that puts messages on the socket as fast as the kernel
+// takes them, with no allocation per publish.
+//
+// The first program, in Go (the AMPS Python client's first chapter):
+//
+//	client, err := fastpub.NewClient("examplePublisher")
+//	...
+//	err = client.Connect(ctx, "tcp://127.0.0.1:9007/amps/json")
+//	err = client.Logon(ctx)
+//	err = client.PublishString("messages", `{ "hi" : "Hello, world!"}`)
+//	err = client.PublishFlush(ctx)
+//	err = client.Close()
+//
+// # The publish path
+//
+// Publish encodes its frame (4-byte length, compact JSON header, payload)
+// straight into a range of bytes claimed in the client's send ring
+// (package ring), a lock-free multi-producer arena of fixed size, and commits
+// it. One writer goroutine per connection takes the committed bytes, in order,
+// as one or two large slices, and hands them to the kernel with one writev;
+// under load each writev carries every frame committed while the previous one
+// ran. One reader goroutine handles acks and server heartbeats.
+//
+// # Backpressure and memory
+//
+// The ring is the client's whole send buffer (WithBufferSize, 4 MiB by
+// default); memory does not grow with the number of messages. When it is
+// full, Publish blocks until the writer has made room, PublishContext blocks
+// while its context lasts, and TryPublish returns ErrBufferFull at once.
+//
+// # Errors
+//
+// Every error matches a sentinel with errors.Is (ErrInvalidURI,
+// ErrAuthentication, ErrNameInUse, ErrNotEntitled, ErrInvalidTopic,
+// ErrTimedOut, ErrDisconnected, ErrMessageTooLarge, ErrBufferFull, ...).
+// Transport failures are *ConnectionError values that unwrap to the operating
+// system's error (errors.As reaches *net.OpError and syscall.Errno). Server
+// refusals are *ServerError values carrying the server's reason. Passwords
+// never appear in errors: URIs in errors are redacted.
+//
+// # Connection strings
+//
+// tcp://[user[:password]@]host:port/amps/<message type>[?options], tcps://
+// for TLS, unix://... with ?path=. Every transport option of the official
+// clients is applied to the socket (package connstr lists them with their
+// defaults; package sockopt applies them).
+package fastpub

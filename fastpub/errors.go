@@ -1,0 +1,178 @@
+package fastpub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/fastpub/fastpub/connstr"
+)
+
+// Sentinel errors. Every error a Client returns matches one of these with
+// errors.Is; struct errors below carry the details and unwrap to the cause.
+var (
+	// ErrInvalidURI: the connection string does not parse. It is the same
+	// value as connstr.ErrInvalidURI; errors.As reaches *connstr.Error for
+	// the offending key.
+	ErrInvalidURI = connstr.ErrInvalidURI
+	// ErrNotConnected: Logon or a publish before a successful Connect.
+	ErrNotConnected = errors.New("fastpub: not connected")
+	// ErrNotLoggedOn: a publish before a successful Logon.
+	ErrNotLoggedOn = errors.New("fastpub: not logged on")
+	// ErrAlreadyConnected: Connect on a client that already has a connection.
+	ErrAlreadyConnected = errors.New("fastpub: already connected")
+	// ErrClosed: the client was closed by Close.
+	ErrClosed = errors.New("fastpub: client closed")
+	// ErrDisconnected: the connection failed or the server closed it. The
+	// *ConnectionError that carries it unwraps to the operating system's error.
+	ErrDisconnected = errors.New("fastpub: disconnected")
+	// ErrConnectionRefused: Connect could not reach the server.
+	ErrConnect = errors.New("fastpub: connect failed")
+	// ErrTimedOut: a context deadline passed before the server answered
+	// (logon, flush). The *TimedOutError also matches the context's error.
+	ErrTimedOut = errors.New("fastpub: timed out")
+	// ErrBufferFull: TryPublish found the send buffer full.
+	ErrBufferFull = errors.New("fastpub: send buffer full")
+	// ErrMessageTooLarge: a message whose frame is larger than the
+	// configured maximum (WithMaxMessageSize). Nothing was sent.
+	ErrMessageTooLarge = errors.New("fastpub: message too large")
+	// ErrInvalidTopic: an empty topic, one with a control character, or the
+	// server's "invalid topic" reason.
+	ErrInvalidTopic = errors.New("fastpub: invalid topic")
+	// ErrInvalidValue: a header value (correlation id, SOW key, client name,
+	// user, logon option) with a control character.
+	ErrInvalidValue = errors.New("fastpub: invalid header value")
+	// ErrProtocol: the server sent bytes that are not a valid AMPS frame.
+	ErrProtocol = errors.New("fastpub: protocol error")
+
+	// Failures reported by the server (amps-protocol.md §6). A *ServerError
+	// matches exactly one of these.
+	ErrAuthentication     = errors.New("fastpub: authentication failed")
+	ErrNameInUse          = errors.New("fastpub: client name in use")
+	ErrDuplicateLogon     = errors.New("fastpub: duplicate logon attempt")
+	ErrLogonRequired      = errors.New("fastpub: logon required")
+	ErrNotEntitled        = errors.New("fastpub: not entitled")
+	ErrInvalidOptions     = errors.New("fastpub: invalid options")
+	ErrInvalidMessageType = errors.New("fastpub: invalid message type")
+	ErrMissingFields      = errors.New("fastpub: missing fields")
+	ErrPublish            = errors.New("fastpub: publish failed")
+	ErrCommand            = errors.New("fastpub: command failed")
+)
+
+// ServerError is a failure the server reported in an ack. errors.Is matches it
+// against the sentinel for its reason (ErrAuthentication for "auth failure",
+// ErrNameInUse for "name in use", ...); an unknown reason matches ErrCommand.
+type ServerError struct {
+	Command string // the command that failed: "logon", "flush", "publish"
+	Status  string // "failure" (or "retry" past the retry limit)
+	Reason  string // the server's reason text, verbatim
+}
+
+func (e *ServerError) Error() string {
+	if e.Reason == "" {
+		return "fastpub: " + e.Command + " failed: " + e.Status
+	}
+	return "fastpub: " + e.Command + " failed: " + e.Reason
+}
+
+// Unwrap returns the sentinel for the reason, so errors.Is works.
+func (e *ServerError) Unwrap() error { return reasonSentinel(e.Reason) }
+
+// reasonSentinel maps a server reason to its sentinel, following the official
+// C++ client's mapping (Message.hpp throwFor).
+func reasonSentinel(reason string) error {
+	switch reason {
+	case "auth failure", "authentication disabled":
+		return ErrAuthentication
+	case "name in use":
+		return ErrNameInUse
+	case "duplicate logon attempt":
+		return ErrDuplicateLogon
+	case "logon required":
+		return ErrLogonRequired
+	case "not entitled":
+		return ErrNotEntitled
+	case "invalid topic", "invalid topic or filter":
+		return ErrInvalidTopic
+	case "invalid options":
+		return ErrInvalidOptions
+	case "invalid message type":
+		return ErrInvalidMessageType
+	case "no client name", "no topic or filter", "no filter or bookmark", "orderby required":
+		return ErrMissingFields
+	case "tx store failure", "sow store failed":
+		return ErrPublish
+	}
+	return ErrCommand
+}
+
+// ConnectionError is a transport failure: connect, read or write. It unwraps
+// both to its kind (ErrConnect or ErrDisconnected) and to the operating
+// system's error, so errors.As reaches the *net.OpError and syscall.Errno, as
+// the official client's exception holds the inner socket exception.
+type ConnectionError struct {
+	Op  string // "connect", "read", "write", "heartbeat"
+	URI string // the connection string with the password redacted
+	Err error  // the cause: *net.OpError, *os.SyscallError, io.EOF, ...
+	// kind is ErrConnect or ErrDisconnected.
+	kind error
+}
+
+func (e *ConnectionError) Error() string {
+	msg := "fastpub: " + e.Op
+	if e.URI != "" {
+		msg += " " + e.URI
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the kind sentinel and the cause.
+func (e *ConnectionError) Unwrap() []error { return []error{e.kind, e.Err} }
+
+// TimedOutError is returned when a context ends before the server answered.
+// It matches ErrTimedOut and the context's own error (context.DeadlineExceeded
+// or context.Canceled); Timeout reports true for a deadline.
+type TimedOutError struct {
+	Op  string // "logon", "flush", "publish"
+	Err error  // ctx.Err()
+}
+
+func (e *TimedOutError) Error() string { return "fastpub: " + e.Op + " timed out: " + e.Err.Error() }
+
+// Unwrap returns ErrTimedOut and the context's error.
+func (e *TimedOutError) Unwrap() []error { return []error{ErrTimedOut, e.Err} }
+
+// Timeout reports whether the context's deadline passed (as net.Error does).
+func (e *TimedOutError) Timeout() bool { return errors.Is(e.Err, context.DeadlineExceeded) }
+
+// MessageTooLargeError reports a message over the configured maximum.
+type MessageTooLargeError struct {
+	Size int // the frame's size in bytes, header included
+	Max  int // the limit (WithMaxMessageSize)
+}
+
+func (e *MessageTooLargeError) Error() string {
+	return "fastpub: message too large: frame of " + strconv.Itoa(e.Size) + " bytes, limit " + strconv.Itoa(e.Max)
+}
+
+// Unwrap returns ErrMessageTooLarge.
+func (e *MessageTooLargeError) Unwrap() error { return ErrMessageTooLarge }
+
+// fieldError wraps an encoder's complaint about one header field into the
+// client's sentinel: the topic gets ErrInvalidTopic, anything else
+// ErrInvalidValue.
+type fieldError struct {
+	sentinel error
+	cause    error
+}
+
+func (e *fieldError) Error() string       { return fmt.Sprintf("%v: %v", e.sentinel, e.cause) }
+func (e *fieldError) Unwrap() []error     { return []error{e.sentinel, e.cause} }
+func ctxError(op string, err error) error { return &TimedOutError{Op: op, Err: err} }
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,143 @@
+package fastpub
+
+import (
+	"crypto/tls"
+	"errors"
+	"time"
+)
+
+// Defaults. Each option below names the default it overrides.
+const (
+	// DefaultBufferSize is the send buffer: the ring's arena, and so the
+	// most memory queued publishes can hold (4 MiB).
+	DefaultBufferSize = 4 << 20
+	// DefaultMaxMessageSize is the largest frame (header and payload) a
+	// publish may produce (4 MiB).
+	DefaultMaxMessageSize = 4 << 20
+	// DefaultCloseTimeout bounds how long Close waits to write what is queued
+	// before it drops the connection (10 s).
+	DefaultCloseTimeout = 10 * time.Second
+	// DefaultLogonRetries bounds the authenticator's challenge loop (16).
+	// The official clients loop without a limit; a bound keeps a broken
+	// authenticator from spinning forever.
+	DefaultLogonRetries = 16
+)
+
+// Option configures a Client at NewClient.
+type Option func(*config) error
+
+type config struct {
+	bufferSize     int
+	maxMessageSize int
+	heartbeat      time.Duration
+	closeTimeout   time.Duration
+	tlsConfig      *tls.Config
+	errorHandler   func(error)
+}
+
+func defaultConfig() config {
+	return config{
+		bufferSize:     DefaultBufferSize,
+		maxMessageSize: DefaultMaxMessageSize,
+		closeTimeout:   DefaultCloseTimeout,
+	}
+}
+
+func (c *config) validate() error {
+	if c.bufferSize < 4<<10 || c.bufferSize > 1<<30 || c.bufferSize&(c.bufferSize-1) != 0 {
+		return errors.New("fastpub: buffer size must be a power of two from 4 KiB to 1 GiB")
+	}
+	if c.maxMessageSize < 64 {
+		return errors.New("fastpub: max message size must be at least 64 bytes")
+	}
+	return nil
+}
+
+// WithBufferSize sets the send buffer in bytes: a power of two from 4 KiB to
+// 1 GiB. Default DefaultBufferSize (4 MiB). Publishes block (TryPublish fails
+// with ErrBufferFull) while this many bytes are queued and not yet written to
+// the socket. Messages larger than a sixteenth of it are held in pooled
+// buffers outside the arena, which may hold as many bytes again (and always
+// one message, however large, when nothing else is queued): the client's send
+// memory is at most twice the buffer size plus one message, whatever the
+// number of messages published.
+func WithBufferSize(bytes int) Option {
+	return func(c *config) error { c.bufferSize = bytes; return nil }
+}
+
+// WithMaxMessageSize sets the largest frame, header included, that a publish
+// may produce. Default DefaultMaxMessageSize (4 MiB). A larger message fails
+// with a *MessageTooLargeError and nothing is sent.
+func WithMaxMessageSize(bytes int) Option {
+	return func(c *config) error { c.maxMessageSize = bytes; return nil }
+}
+
+// WithHeartbeat asks the server for heartbeats every interval (whole seconds,
+// at least one) after logon. The client answers each server heartbeat with a
+// beat and drops the connection after 2 × interval without any inbound
+// traffic. Default: off, as in the official clients.
+func WithHeartbeat(interval time.Duration) Option {
+	return func(c *config) error {
+		if interval < time.Second {
+			return errors.New("fastpub: heartbeat interval must be at least 1s")
+		}
+		c.heartbeat = interval
+		return nil
+	}
+}
+
+// WithCloseTimeout bounds how long Close waits for queued publishes to be
+// written. Default DefaultCloseTimeout (10 s). After it, Close drops the
+// connection and what was still queued is lost (Close returns an error that
+// says so).
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *config) error { c.closeTimeout = d; return nil }
+}
+
+// WithTLSConfig sets the TLS configuration for tcps connections. Default: a
+// configuration with ServerName set to the URI's host and TLS 1.2 at least.
+// The Client clones it and fills ServerName when it is empty.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error { c.tlsConfig = cfg; return nil }
+}
+
+// WithErrorHandler receives failures that no call is waiting for: a failure
+// ack for a publish, the connection error that ended the connection. It runs
+// on the client's reader goroutine and must not block. Default: none (the
+// error is still returned by the next call).
+func WithErrorHandler(f func(error)) Option {
+	return func(c *config) error { c.errorHandler = f; return nil }
+}
+
+// LogonOption configures one Logon call.
+type LogonOption func(*logonConfig)
+
+type logonConfig struct {
+	auth          Authenticator
+	options       string
+	correlationID string
+	retries       int
+}
+
+// WithAuthenticator sets the Authenticator. Default: DefaultAuthenticator,
+// which sends the URI's password.
+func WithAuthenticator(a Authenticator) LogonOption {
+	return func(c *logonConfig) { c.auth = a }
+}
+
+// WithLogonOptions sets the logon's options header ("o"), e.g.
+// "ack_conflation=100ms". The URI's pretty=true adds "pretty". Default: none.
+func WithLogonOptions(opts string) LogonOption {
+	return func(c *logonConfig) { c.options = opts }
+}
+
+// WithLogonCorrelationID sets the logon correlation data ("x"). Default: none.
+func WithLogonCorrelationID(x string) LogonOption {
+	return func(c *logonConfig) { c.correlationID = x }
+}
+
+// WithLogonRetries bounds the authenticator's retry loop. Default
+// DefaultLogonRetries.
+func WithLogonRetries(n int) LogonOption {
+	return func(c *logonConfig) { c.retries = n }
+}

@@ -1,0 +1,191 @@
+package fastpub
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unsafe"
+
+	"github.com/fastpub/fastpub/frame"
+	"github.com/fastpub/fastpub/ring"
+)
+
+// Message is one publish with the optional headers the official clients
+// offer per message. Pass it by pointer to PublishMessage; nothing in it is
+// retained after the call returns, and a Message on the stack costs no
+// allocation.
+type Message struct {
+	// Topic is the literal topic name. Required.
+	Topic string
+	// Data is the payload, sent verbatim. When Data is nil, DataString is
+	// sent instead (without copying it to a []byte first).
+	Data       []byte
+	DataString string
+	// Delta sends delta_publish instead of publish: the server merges the
+	// payload into the SOW record with the same key.
+	Delta bool
+	// Expiration is the message's lifetime ("e"), sent in whole seconds,
+	// rounded up. 0 leaves the topic's default.
+	Expiration time.Duration
+	// CorrelationID ("x") is opaque data passed to subscribers.
+	CorrelationID string
+	// SowKey ("k") is the explicit SOW key for topics that need one.
+	SowKey string
+}
+
+// Publish queues data for topic and returns once the frame is in the send
+// buffer; it does not wait for the server. When the buffer is full it blocks
+// until the writer has made room (see PublishContext and TryPublish for the
+// other two flavours of backpressure). data is copied: the caller may reuse it
+// at once. Safe for concurrent use; frames from one goroutine reach the
+// server in the order that goroutine queued them.
+//
+// Errors: ErrInvalidTopic, *MessageTooLargeError, ErrNotLoggedOn, and once the
+// connection is gone the *ConnectionError (ErrDisconnected) that ended it, or
+// ErrClosed. Nothing is queued when an error is returned.
+func (c *Client) Publish(topic string, data []byte) error {
+	h := frame.Publish{Command: frame.CmdPublish, Topic: topic}
+	return c.publish(context.Background(), true, &h, data)
+}
+
+// PublishString is Publish for a string payload, which it does not copy into
+// an intermediate []byte.
+func (c *Client) PublishString(topic, data string) error {
+	h := frame.Publish{Command: frame.CmdPublish, Topic: topic}
+	return c.publish(context.Background(), true, &h, stringBytes(data))
+}
+
+// DeltaPublish is Publish with the delta_publish command.
+func (c *Client) DeltaPublish(topic string, data []byte) error {
+	h := frame.Publish{Command: frame.CmdDeltaPublish, Topic: topic}
+	return c.publish(context.Background(), true, &h, data)
+}
+
+// DeltaPublishString is DeltaPublish for a string payload.
+func (c *Client) DeltaPublishString(topic, data string) error {
+	h := frame.Publish{Command: frame.CmdDeltaPublish, Topic: topic}
+	return c.publish(context.Background(), true, &h, stringBytes(data))
+}
+
+// PublishContext is Publish that stops waiting for room in the send buffer
+// when ctx ends, returning a *TimedOutError (ErrTimedOut, and ctx.Err()).
+func (c *Client) PublishContext(ctx context.Context, topic string, data []byte) error {
+	h := frame.Publish{Command: frame.CmdPublish, Topic: topic}
+	return c.publish(ctx, true, &h, data)
+}
+
+// TryPublish is Publish that never blocks: when the send buffer is full it
+// returns ErrBufferFull at once and queues nothing.
+func (c *Client) TryPublish(topic string, data []byte) error {
+	h := frame.Publish{Command: frame.CmdPublish, Topic: topic}
+	return c.publish(context.Background(), false, &h, data)
+}
+
+// PublishMessage queues m, waiting for room while ctx lasts, as
+// PublishContext.
+func (c *Client) PublishMessage(ctx context.Context, m *Message) error {
+	h, data := m.header()
+	return c.publish(ctx, true, &h, data)
+}
+
+// TryPublishMessage queues m, or returns ErrBufferFull at once, as TryPublish.
+func (c *Client) TryPublishMessage(m *Message) error {
+	h, data := m.header()
+	return c.publish(context.Background(), false, &h, data)
+}
+
+func (m *Message) header() (frame.Publish, []byte) {
+	h := frame.Publish{
+		Command:       frame.CmdPublish,
+		Topic:         m.Topic,
+		CorrelationID: m.CorrelationID,
+		SowKey:        m.SowKey,
+	}
+	if m.Delta {
+		h.Command = frame.CmdDeltaPublish
+	}
+	if m.Expiration > 0 {
+		h.HasExpiration = true
+		h.Expiration = uint32((m.Expiration + time.Second - 1) / time.Second)
+	}
+	if m.Data != nil {
+		return h, m.Data
+	}
+	return h, stringBytes(m.DataString)
+}
+
+// publish is the hot path: size the frame, claim that many bytes of the ring,
+// encode into them, commit. The writer goroutine takes it from there.
+func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data []byte) error {
+	if c.state.Load() != stateLoggedOn {
+		return c.stoppedErr()
+	}
+	n, err := frame.PublishLen(h, len(data))
+	if err != nil {
+		return encodeErr(err)
+	}
+	if n > c.cfg.maxMessageSize {
+		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
+	}
+	var cl ring.Claim
+	if block {
+		cl, err = c.ring.Claim(ctx, n)
+	} else {
+		cl, err = c.ring.TryClaim(n)
+	}
+	if err != nil {
+		return c.claimErr("publish", ctx, err)
+	}
+	// PublishLen validated the header: AppendPublish cannot fail here, and a
+	// claimed range must be committed whatever happens.
+	frame.AppendPublish(cl.Buf[:0], h, data)
+	c.ring.Commit(&cl)
+	return nil
+}
+
+// enqueue puts a pre-encoded control frame (flush, heartbeat) on the ring.
+func (c *Client) enqueue(ctx context.Context, msg []byte, block bool) error {
+	var cl ring.Claim
+	var err error
+	if block {
+		cl, err = c.ring.Claim(ctx, len(msg))
+	} else {
+		cl, err = c.ring.TryClaim(len(msg))
+	}
+	if err != nil {
+		return c.claimErr("enqueue", ctx, err)
+	}
+	copy(cl.Buf, msg)
+	c.ring.Commit(&cl)
+	return nil
+}
+
+// claimErr turns a ring error into the client's.
+func (c *Client) claimErr(op string, ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, ring.ErrFull):
+		return ErrBufferFull
+	case errors.Is(err, ring.ErrClosed):
+		return c.stoppedErr()
+	case isCtxErr(err):
+		return ctxError(op, ctx.Err())
+	}
+	return err
+}
+
+// encodeErr classifies an encoder error: the topic's are ErrInvalidTopic.
+func encodeErr(err error) error {
+	var ive *frame.InvalidValueError
+	if errors.As(err, &ive) && (ive.Field == "t" || ive.Field == "topic") {
+		return &fieldError{sentinel: ErrInvalidTopic, cause: err}
+	}
+	if errors.Is(err, frame.ErrInvalidValue) {
+		return &fieldError{sentinel: ErrInvalidValue, cause: err}
+	}
+	return &fieldError{sentinel: ErrInvalidTopic, cause: err}
+}
+
+// stringBytes views s as a []byte without copying. The bytes are only read.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}

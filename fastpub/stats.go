@@ -1,0 +1,40 @@
+package fastpub
+
+import "sync/atomic"
+
+// Stats are a client's transport counters. They are updated by the writer
+// goroutine, once per system call, never per publish.
+type Stats struct {
+	BytesWritten uint64 // bytes the kernel accepted
+	Writes       uint64 // writev (or TLS write) calls that moved bytes
+	Buffered     int    // bytes queued in the ring, not yet written: the fill level
+	BufferSize   int    // the ring's size (WithBufferSize)
+}
+
+// writerStats are written by the writer goroutine only.
+type writerStats struct {
+	bytes  atomic.Uint64
+	writes atomic.Uint64
+}
+
+func (s *writerStats) add(n int) {
+	s.bytes.Store(s.bytes.Load() + uint64(n))
+	s.writes.Store(s.writes.Load() + 1)
+}
+
+// Stats returns the client's counters. Safe from any goroutine; zero before
+// Logon.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	r, w := c.ring, c.w
+	c.mu.Unlock()
+	if r == nil || w == nil {
+		return Stats{BufferSize: c.cfg.bufferSize}
+	}
+	return Stats{
+		BytesWritten: w.stats.bytes.Load(),
+		Writes:       w.stats.writes.Load(),
+		Buffered:     r.Len(),
+		BufferSize:   r.Size(),
+	}
+}

@@ -1,0 +1,204 @@
+package fastpub
+
+// The writer: one goroutine per connection that moves committed bytes from
+// the ring to the socket.
+//
+// States (see DESIGN.md for the diagram):
+//
+//	parked   — ring.Wait: nothing committed; the goroutine sleeps on the
+//	           ring's wake channel. A producer's Commit wakes it (the ring's
+//	           parked flag is set before its re-check, so no wake-up is lost).
+//	writing  — ring.Peek hands out the committed stream as one or two arena
+//	           slices plus any oversized frames; one writev sends them all
+//	           (at most IOV_MAX entries); Release frees what the kernel took
+//	           so producers waiting for room resume at once.
+//	blocked  — the socket's buffer is full (EAGAIN): RawConn.Write parks the
+//	           goroutine on the netpoller until the socket is writable, then
+//	           writev resumes where the partial write stopped.
+//	draining — Close closed the ring: keep writing until Wait reports the
+//	           ring closed and empty, then exit.
+//	stopped  — a write failed or the reader saw the connection end (stop is
+//	           closed): exit at once.
+//
+// The writer never waits for a batch to fill: it writes whatever is committed
+// the moment it wakes, so one publish on an idle client goes out at once, and
+// under load each writev carries everything committed while the previous one
+// ran: batches grow with the load by themselves.
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// iovMax is the most iovecs one writev takes (Linux's IOV_MAX).
+const iovMax = 1024
+
+type writer struct {
+	conn net.Conn
+	rc   syscall.RawConn // nil when writev does not apply (TLS)
+
+	segs [][]byte      // what ring.Peek returned
+	iovs []unix.Iovec  // the same, as iovecs; advanced in place on partial writes
+	cur  []unix.Iovec  // what the next writev sends
+	n    int           // its result
+	err  syscall.Errno // its errno
+	fn   func(fd uintptr) bool
+
+	stats writerStats
+}
+
+func newWriter(conn net.Conn) *writer {
+	w := &writer{
+		conn: conn,
+		segs: make([][]byte, 0, iovMax),
+		iovs: make([]unix.Iovec, iovMax),
+	}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.rc = rc
+		}
+	}
+	w.fn = w.writev // bound once: RawConn.Write gets no new closure per call
+	return w
+}
+
+// writeLoop is the writer goroutine.
+func (c *Client) writeLoop() {
+	defer close(c.writerDone)
+	w := c.w
+	for {
+		if err := c.ring.Wait(c.stop); err != nil {
+			return // closed and drained, or stopped
+		}
+		// Streaming: write what is committed; while the previous write
+		// found more waiting, the producers are busy, so give them a few
+		// scheduler turns to add to a small batch before the next system
+		// call. The first write after a wake-up goes out at once.
+		for busy := false; ; busy = true {
+			segs, n := c.ring.Peek(w.segs[:0])
+			if n == 0 {
+				break
+			}
+			if busy && n < coalesceBytes {
+				for i := 0; i < coalesceYields; i++ {
+					runtime.Gosched()
+					more, m := c.ring.Peek(w.segs[:0])
+					if m == n {
+						break // the producers added nothing: write now
+					}
+					segs, n = more, m
+					if n >= coalesceBytes {
+						break
+					}
+				}
+			}
+			var err error
+			if w.rc != nil {
+				err = w.writeSegments(c, segs)
+			} else {
+				err = w.writeEach(c, segs)
+			}
+			if err != nil {
+				c.fail("write", err)
+				return
+			}
+		}
+	}
+}
+
+// Coalescing under load: a batch smaller than coalesceBytes, found right
+// after a write, waits at most coalesceYields scheduler turns, and only while
+// each turn adds bytes.
+const (
+	coalesceBytes  = 64 << 10
+	coalesceYields = 8
+)
+
+// writeSegments sends segs with writev, resuming partial writes, releasing
+// ring space as the kernel accepts bytes.
+func (w *writer) writeSegments(c *Client, segs [][]byte) error {
+	k := 0
+	for _, s := range segs {
+		if len(s) == 0 {
+			continue
+		}
+		w.iovs[k].Base = &s[0]
+		w.iovs[k].SetLen(len(s))
+		k++
+	}
+	cur := w.iovs[:k]
+	for len(cur) > 0 {
+		w.cur = cur
+		if err := w.rc.Write(w.fn); err != nil {
+			return err // the poller's error: the connection was closed
+		}
+		if w.err != 0 {
+			return &net.OpError{Op: "write", Net: w.conn.LocalAddr().Network(), Source: w.conn.LocalAddr(), Addr: w.conn.RemoteAddr(), Err: os.NewSyscallError("writev", w.err)}
+		}
+		n := w.n
+		if n <= 0 {
+			return io.ErrShortWrite
+		}
+		w.stats.add(n)
+		c.ring.Release(n)
+		for n > 0 {
+			l := int(cur[0].Len)
+			if n < l {
+				cur[0].Base = (*byte)(unsafe.Add(unsafe.Pointer(cur[0].Base), n))
+				cur[0].SetLen(l - n)
+				break
+			}
+			n -= l
+			cur = cur[1:]
+		}
+	}
+	return nil
+}
+
+// writev is called by RawConn.Write with the socket's descriptor. It returns
+// false on EAGAIN so that the netpoller waits for the socket to be writable
+// and calls it again.
+func (w *writer) writev(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.cur[0])), uintptr(len(w.cur)))
+		switch e {
+		case 0:
+			w.n, w.err = int(r), 0
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			w.n, w.err = 0, e
+			return true
+		}
+	}
+}
+
+// writeEach writes each segment with conn.Write: for connections without a
+// descriptor of their own (TLS), where each Peek's one or two large slices
+// become a few TLS records.
+func (w *writer) writeEach(c *Client, segs [][]byte) error {
+	for _, s := range segs {
+		n, err := w.conn.Write(s)
+		if n > 0 {
+			w.stats.add(n)
+			c.ring.Release(n)
+		}
+		if err != nil {
+			return err
+		}
+		if n != len(s) {
+			return errors.New("short write")
+		}
+	}
+	return nil
+}

@@ -129,9 +129,9 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 	}
 	var cl ring.Claim
 	if block {
-		cl, err = c.ring.Claim(ctx, n)
+		err = c.ring.ClaimInto(ctx, &cl, n)
 	} else {
-		cl, err = c.ring.TryClaim(n)
+		err = c.ring.TryClaimInto(&cl, n)
 	}
 	if err != nil {
 		return c.claimErr("publish", ctx, err)

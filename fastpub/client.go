@@ -180,6 +180,9 @@ func dial(ctx context.Context, u *connstr.URI, cfg *config) (net.Conn, error) {
 	}
 	if tc.ServerName == "" {
 		tc.ServerName = u.Host
+		if u.SNI != "" {
+			tc.ServerName = u.SNI
+		}
 	}
 	tlsConn := tls.Client(conn, tc)
 	if err := tlsConn.HandshakeContext(ctx); err != nil {

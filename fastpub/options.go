@@ -95,7 +95,8 @@ func WithCloseTimeout(d time.Duration) Option {
 }
 
 // WithTLSConfig sets the TLS configuration for tcps connections. Default: a
-// configuration with ServerName set to the URI's host and TLS 1.2 at least.
+// configuration with ServerName set to the URI's sni option, else its host,
+// and TLS 1.2 at least.
 // The Client clones it and fills ServerName when it is empty.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) error { c.tlsConfig = cfg; return nil }

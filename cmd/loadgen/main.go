@@ -1,0 +1,113 @@
+// Command loadgen is a load generator for AMPS publishers built on fastpub:
+// it publishes a workload you describe, paced or flat out, over one or more
+// connections, and reports throughput, latency percentiles, allocations and
+// the machine it ran on, optionally checking that every message arrived.
+//
+// Usage:
+//
+//	loadgen [flags]                     publish, then print a report
+//	loadgen serve [--listen ADDR]       run the embedded test server alone
+//
+// Without --uri, loadgen starts the embedded ampstest server on 127.0.0.1
+// (a free port) in its own process, says so on stderr, and publishes to it,
+// so the defaults need nothing else: 5 seconds, as fast as possible, one
+// connection, one producer goroutine, 128-byte JSON payloads, topic
+// "loadgen". The embedded server shares the machine's CPUs with the
+// publisher; for numbers that stand for a deployment, point --uri at one.
+//
+// Examples:
+//
+//	loadgen                                         # 5 s against the embedded server
+//	loadgen --count 1M --producers 4 --size 1KiB
+//	loadgen --rate 50k --duration 30s --hist lat.hgrm   # paced; plot lat.hgrm
+//	loadgen --uri tcp://amps1:9007/amps/json --topics ticks:100 --template templates/tick.json --verify
+//	loadgen --ack processed --flush-every 100 --json | jq .latency
+//	loadgen serve --listen 127.0.0.1:9007           # then: loadgen --uri tcp://127.0.0.1:9007/amps/json
+//
+// # Pacing and latency
+//
+// With --rate R, message i of the run (across all producers) is due at
+// start + i/R. A producer that is ahead waits for the next due time; one that
+// is behind sends what is overdue back to back, never sooner than due. The
+// publish latency is measured from the due time, so a stall is charged to
+// every message it delayed (no coordinated omission). Without --rate each
+// send starts when the previous one returned.
+//
+// fastpub's Publish returns when the frame is in the client's send buffer;
+// it does not report when the kernel took it. The report therefore calls the
+// first histogram "publish (enqueue) latency". With --verify, a second
+// histogram, "publish-to-delivery latency", runs from the due time stamped in
+// each payload to the verifying subscriber reading it (same process, same
+// clock). With --ack processed, a third measures each PublishFlush.
+//
+// # Payloads
+//
+// --size N sends generated N-byte JSON payloads. --template FILE sends the
+// file's contents with these fields filled per message, rendered into a
+// reused buffer (no allocation):
+//
+//	{{seq}}       the producer's sequence number, from 1
+//	{{ts}}        Unix nanoseconds: the due time at a fixed --rate, else the send's start
+//	{{symbol}}    drawn at random from --symbols
+//	{{producer}}  the producer's number, unique in the run
+//	{{stamp}}     53 letters and digits: run, producer, sequence, due time (--verify reads it)
+//
+// templates/tick.json is a market-data tick.
+//
+// # Verification
+//
+// --verify subscribes (package subscriber; tcp and unix, not tcps) to every
+// topic before publishing and checks that each message arrives exactly once
+// and, per producer and topic, in order. It reports lost, duplicated and
+// out-of-order counts and fails the run on any. After the final flush, each
+// connection publishes an end marker per topic; once all have arrived the
+// verdict is final, otherwise loadgen waits at most --verify-timeout. One
+// subscriber connection reads everything, so at high rates it, not the
+// publisher, sets the pace (watch the ring fill and the delivery latency).
+// Works against the embedded server and any AMPS; messages from other
+// publishers on the same topics are ignored.
+//
+// # Report
+//
+// Messages, bytes (payload and wire), duration from the first send to the
+// acknowledgement of the final flush, msgs/s, MB/s (10^6 bytes), latency
+// percentiles p50 p90 p99 p99.9 max from an HdrHistogram (1 ns to 1 h, 3
+// significant digits), errors, the send buffer's fill (max and mean, sampled
+// every 10 ms) and the writer's batching (bytes per writev, from
+// fastpub's Client.Stats), allocations and GC cycles during the run (whole
+// process: the embedded server and subscriber are included), peak RSS,
+// loadgen's own cost per message (render, clock, histogram: measured before
+// the run, and part of every flat-out send), the command line, and a machine
+// fingerprint (CPU, cores, cache line from cpuid, Go version).
+// --json prints the same as one JSON object on stdout; --hist FILE writes the
+// HdrHistogram percentile distribution that HdrHistogram's plotter reads.
+// Against the embedded server the report also cross-checks the server's
+// count of accepted publishes.
+//
+// # Exit status
+//
+// 0 when the run completed cleanly; 1 on any publish or flush error, a
+// failed connection, a flush or a publish blocked longer than
+// --flush-timeout, a lost, duplicated or reordered message (--verify), or a
+// count mismatch with the embedded server; 2 on a command-line mistake; 130
+// when interrupted (SIGINT/SIGTERM) without any of those. An interrupt stops
+// the producers, flushes, and still prints the report; a second one quits at
+// once.
+//
+// Run "loadgen -h" for every flag.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, restore the default handling: a second one
+	// kills the process at once.
+	context.AfterFunc(ctx, stop)
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}

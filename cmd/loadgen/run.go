@@ -1,0 +1,606 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // --pprof serves http.DefaultServeMux
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fastpub/fastpub/ampstest"
+	"github.com/fastpub/fastpub/connstr"
+	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/frame"
+	"github.com/fastpub/fastpub/subscriber"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // a publish error, a lost/duplicated/reordered message, a setup failure
+	exitUsage       = 2   // a command-line mistake
+	exitInterrupted = 130 // SIGINT/SIGTERM stopped an otherwise clean run
+)
+
+// run is the whole command: args without the program name. It returns the
+// exit status; it never calls os.Exit, so tests call it directly. ctx ending
+// (the signal in main) stops the run cleanly: producers stop, queued
+// messages are flushed, the report is printed.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(ctx, args[1:], stdout, stderr)
+	}
+	cfg, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "loadgen: %v\nRun 'loadgen -h' for usage.\n", err)
+		return exitUsage
+	}
+	return runLoad(ctx, cfg, stdout, stderr)
+}
+
+var (
+	errFlushTimeout   = errors.New("a flush was not acknowledged within --flush-timeout")
+	errPublishStalled = errors.New("a producer's publish has been blocked for longer than --flush-timeout (is the server reading?)")
+)
+
+// loadRun is one load run: its setup, the state its goroutines share, and
+// what must be closed after it.
+type loadRun struct {
+	cfg    *config
+	stdout io.Writer
+	stderr io.Writer
+	rep    *report
+
+	// Set up before the start.
+	uri      string
+	embedded *ampstest.Server // nil with --uri
+	tmpl     *template
+	run      uint32 // the run's id, in every stamp
+	conns    []*connection
+	prods    []*producer
+	ver      *verifier // nil without --verify
+	prog     *progress
+	closers  []func() // run in reverse order by close
+
+	// Shared while publishing.
+	start       time.Time
+	ctx         context.Context // ends at the interrupt, the hard deadline, or the first error
+	cancel      context.CancelCauseFunc
+	stopOnce    sync.Once
+	stopCh      chan struct{}
+	stopped     atomic.Bool
+	interrupted atomic.Bool
+	errs        errorLog
+}
+
+// runLoad runs a load test and reports it: set up (target, connections,
+// verifier), publish, wait for the tail, report.
+func runLoad(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
+	if !isTerminal(stderr) {
+		// Notes and progress lines come from several goroutines.
+		stderr = &lockedWriter{w: stderr}
+	}
+	r := &loadRun{cfg: cfg, stdout: stdout, stderr: stderr, stopCh: make(chan struct{})}
+	r.ctx, r.cancel = context.WithCancelCause(context.Background())
+	defer r.close()
+	r.rep = &report{Tool: "loadgen", ReportVersion: reportVersion, Machine: fingerprint(), Failures: []string{}}
+	fillWorkload(r.rep, cfg)
+
+	if err := r.setup(ctx); err != nil {
+		return r.setupFailed(ctx, err)
+	}
+	before := r.publish(ctx)
+	r.collect(before)
+	return r.output()
+}
+
+// info prints a note on stderr unless --quiet.
+func (r *loadRun) info(format string, args ...any) {
+	if !r.cfg.quiet {
+		fmt.Fprintf(r.stderr, "loadgen: "+format+"\n", args...)
+	}
+}
+
+func (r *loadRun) onClose(f func()) { r.closers = append(r.closers, f) }
+
+func (r *loadRun) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.cancel(nil)
+}
+
+// stop makes every producer finish its current message and return.
+func (r *loadRun) stop(cause error) {
+	r.stopOnce.Do(func() {
+		r.stopped.Store(true)
+		close(r.stopCh)
+		r.cancel(cause)
+	})
+}
+
+// setupFailed reports a run that never started: the error on stderr, and
+// with --json a report that says why.
+func (r *loadRun) setupFailed(ctx context.Context, err error) int {
+	r.rep.Failures = append(r.rep.Failures, err.Error())
+	r.rep.OK = false
+	r.rep.Interrupted = ctx.Err() != nil
+	if r.cfg.json {
+		r.rep.writeJSON(r.stdout)
+	}
+	fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+	if r.rep.Interrupted {
+		return exitInterrupted
+	}
+	return exitFailed
+}
+
+// setup does everything before the first publish.
+func (r *loadRun) setup(ctx context.Context) error {
+	cfg := r.cfg
+	if cfg.pprof != "" {
+		l, err := net.Listen("tcp", cfg.pprof)
+		if err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(l)
+		r.onClose(func() { srv.Close() })
+		r.info("pprof at http://%s/debug/pprof/", l.Addr())
+	}
+	if err := r.startTarget(); err != nil {
+		return err
+	}
+	r.tmpl = cfg.tmpl
+	if r.tmpl == nil {
+		r.tmpl = sizedTemplate(cfg.size)
+	}
+	r.run = rand.Uint32()
+	if err := r.connect(ctx); err != nil {
+		return err
+	}
+	if cfg.verify {
+		if err := r.startVerifier(ctx); err != nil {
+			return err
+		}
+	}
+	r.makeProducers()
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		r.onClose(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}
+	return nil
+}
+
+// startTarget starts the embedded server when there is no --uri.
+func (r *loadRun) startTarget() error {
+	r.uri = r.cfg.uri
+	if r.uri == "" {
+		s, err := ampstest.StartTCP(ampstest.Config{})
+		if err != nil {
+			return fmt.Errorf("starting the embedded server: %w", err)
+		}
+		r.onClose(func() { s.Close() })
+		r.embedded = s
+		r.uri = s.URI(r.cfg.messageType)
+		r.info("no --uri: started the embedded ampstest server at %s (in this process: it shares the CPUs with the publisher)", r.uri)
+	}
+	r.rep.Target.URI = r.uri
+	if u, err := connstr.Parse(r.uri); err == nil {
+		r.rep.Target.URI = u.String() // password redacted
+	}
+	r.rep.Target.Embedded = r.embedded != nil
+	return nil
+}
+
+// connect connects and logs on every connection, as <prefix>-<i>.
+func (r *loadRun) connect(ctx context.Context) error {
+	cfg := r.cfg
+	onError := fastpub.WithErrorHandler(func(err error) {
+		if !errors.Is(err, fastpub.ErrClosed) {
+			r.errs.add(err)
+		}
+	})
+	for i := 0; i < cfg.connections; i++ {
+		client, err := fastpub.NewClient(cfg.clientName+"-"+strconv.Itoa(i), onError,
+			fastpub.WithBufferSize(cfg.bufferSize),
+			fastpub.WithCloseTimeout(cfg.flushTimeout)) // Close drains what a failed run left queued, bounded
+		if err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
+		err = client.Connect(cctx, r.uri)
+		if err == nil {
+			err = client.Logon(cctx)
+		}
+		cancel()
+		if err != nil {
+			client.Close()
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		r.onClose(func() { client.Close() })
+		r.conns = append(r.conns, &connection{idx: i, client: client})
+		if i == 0 {
+			r.rep.Target.ServerVersion = client.ServerVersion()
+		}
+	}
+	return nil
+}
+
+// startVerifier subscribes to every topic before anything is published.
+func (r *loadRun) startVerifier(ctx context.Context) error {
+	cfg := r.cfg
+	sctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
+	defer cancel()
+	sub, err := subscriber.Dial(sctx, r.uri, cfg.clientName+"-verify")
+	if err != nil {
+		return fmt.Errorf("verify: subscriber: %w", err)
+	}
+	r.onClose(func() { sub.Close() })
+	for _, t := range cfg.topics {
+		if strings.ContainsAny(t, `.*+?^$[](){}|\`) {
+			r.info("warning: topic %q has regular-expression characters: AMPS subscribes to it as a pattern, which may match other topics (their messages are ignored, but a pattern matching two of this run's topics delivers duplicates)", t)
+			break
+		}
+	}
+	v := newVerifier(sub, r.run, cfg.topics, cfg.connections, cfg.totalProducers())
+	if err := v.subscribe(sctx, cfg.topics); err != nil {
+		return fmt.Errorf("verify: subscribing: %w", err)
+	}
+	vctx, vcancel := context.WithCancel(context.Background())
+	go v.loop(vctx)
+	r.onClose(func() {
+		vcancel()
+		<-v.done
+	})
+	v.cancel = vcancel
+	r.ver = v
+	r.info("verifying: subscribed to %d topic(s) as %s-verify", len(cfg.topics), cfg.clientName)
+	return nil
+}
+
+// makeProducers creates connections × producers producers. Producer k of
+// connection c has the run-wide id c×producers+k; with --count each gets an
+// equal share, the first count%total one more.
+func (r *loadRun) makeProducers() {
+	cfg := r.cfg
+	overhead := make([]int, len(cfg.topics))
+	for i, t := range cfg.topics {
+		overhead[i], _ = frame.PublishLen(&frame.Publish{Command: frame.CmdPublish, Topic: t}, 0)
+	}
+	total := cfg.totalProducers()
+	for _, c := range r.conns {
+		for k := 0; k < cfg.producers; k++ {
+			id := c.idx*cfg.producers + k
+			p := &producer{
+				id: id, total: total, conn: c, cfg: cfg, tmpl: r.tmpl,
+				sched: schedule{rate: cfg.rate}, topics: cfg.topics, overhead: overhead,
+				run: r.run, hist: newHistogram(),
+			}
+			if cfg.flushEvery > 0 || cfg.flushInterval > 0 {
+				p.flushH = newHistogram()
+			}
+			if cfg.count > 0 {
+				p.limited = true
+				p.limit = cfg.count / uint64(total)
+				if uint64(id) < cfg.count%uint64(total) {
+					p.limit++
+				}
+			}
+			c.prods = append(c.prods, p)
+			r.prods = append(r.prods, p)
+		}
+	}
+}
+
+// publish runs the producers until they are done or stopped, and each
+// connection's final flush. It returns the memory statistics from just
+// before the start.
+func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
+	cfg := r.cfg
+	r.rep.Runtime.HarnessNs = calibrate(r.tmpl, cfg.symbols, r.run)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	r.start = time.Now()
+	stopSignal := context.AfterFunc(ctx, func() {
+		r.interrupted.Store(true)
+		r.info("interrupted: stopping, flushing and reporting (interrupt again to quit at once)")
+		r.stop(context.Canceled)
+	})
+	defer stopSignal()
+	// A producer blocked on a server that stopped reading must not hang
+	// the run: the progress loop fails it after --flush-timeout.
+	r.prog = newProgress(cfg, r.stderr, r.start, r.prods, r.conns, r.ver, &r.errs, func() {
+		r.errs.add(errPublishStalled)
+		r.stop(errPublishStalled)
+	})
+	r.prog.startLoop()
+
+	wall0 := r.start.UnixNano()
+	var all, finished sync.WaitGroup
+	for _, c := range r.conns {
+		var mine sync.WaitGroup
+		for _, p := range c.prods {
+			p.end, p.wall0 = cfg.duration, wall0
+			p.pacer = newPacer(r.start, cfg.spin)
+			all.Add(1)
+			mine.Add(1)
+			go func() {
+				defer all.Done()
+				defer mine.Done()
+				p.loop(r)
+			}()
+		}
+		finished.Add(1)
+		go func() {
+			defer finished.Done()
+			c.finish(r, &mine, r.ver != nil, r.run)
+		}()
+	}
+	all.Wait()
+	finished.Wait()
+	return before
+}
+
+// collect waits for the verifier's tail and fills the report.
+func (r *loadRun) collect(before runtime.MemStats) {
+	cfg, rep := r.cfg, r.rep
+	if v := r.ver; v != nil {
+		var healthy []int
+		for _, c := range r.conns {
+			if !c.failed.Load() {
+				healthy = append(healthy, c.idx)
+			}
+		}
+		t0 := time.Now()
+		tail := v.waitTail(healthy, cfg.verifyTimeout)
+		v.cancel()
+		<-v.done
+		published := make([]uint64, len(r.prods))
+		for i, p := range r.prods {
+			published[i] = p.sent
+		}
+		rep.Verify = v.result(published, len(cfg.topics))
+		rep.Verify.Tail = tail
+		rep.Verify.TailWait = time.Since(t0).Seconds()
+		rep.Latency.Delivery = newLatencyStats("publish-to-delivery latency",
+			"due time stamped in the payload → the verifying subscriber read the delivery (same process, same clock)", v.hist)
+	}
+	r.prog.stopLoop() // the progress line ran through the tail; the report starts on a fresh line
+	rep.RingFillMax, rep.RingFillMean = r.prog.fillStats()
+
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	rep.Runtime.Allocs = after.Mallocs - before.Mallocs
+	rep.Runtime.AllocBytes = after.TotalAlloc - before.TotalAlloc
+	rep.Runtime.GCCycles = after.NumGC - before.NumGC
+	rep.Runtime.GCPause = after.PauseTotalNs - before.PauseTotalNs
+	rep.Runtime.PeakRSS = peakRSS()
+
+	var send, done time.Duration
+	for _, c := range r.conns {
+		done = max(done, c.done)
+		st := c.client.Stats()
+		rep.Transport.BytesWritten += st.BytesWritten
+		rep.Transport.Writes += st.Writes
+	}
+	if rep.Transport.Writes > 0 {
+		rep.Transport.AvgWrite = float64(rep.Transport.BytesWritten) / float64(rep.Transport.Writes)
+	}
+	pubH := newHistogram()
+	var flushH *hdrhistogram.Histogram
+	for _, p := range r.prods {
+		rep.Messages += p.sent
+		rep.PayloadBytes += p.payload
+		rep.WireBytes += p.wire
+		rep.BufferFull += p.bufferFull
+		send = max(send, p.lastDone)
+		pubH.Merge(p.hist)
+		if p.flushH != nil {
+			if flushH == nil {
+				flushH = newHistogram()
+			}
+			flushH.Merge(p.flushH)
+		}
+	}
+	rep.Duration = max(done, send).Seconds()
+	rep.SendDuration = send.Seconds()
+	rep.Latency.Publish = newLatencyStats(publishLatencyName, publishLatencyWhat(cfg), pubH)
+	rep.Latency.Flush = newLatencyStats("flush latency",
+		"PublishFlush round trip: until the server's processed ack for everything queued before it", flushH)
+	rep.Errors = r.errs.info()
+	rep.Interrupted = r.interrupted.Load()
+	if r.embedded != nil {
+		r.checkServer()
+	}
+	rep.finish()
+	r.writeHists(pubH, flushH)
+}
+
+// checkServer compares the embedded server's count of accepted publishes
+// with loadgen's: after the final flushes they must match.
+func (r *loadRun) checkServer() {
+	rep := r.rep
+	st := r.embedded.Stats()
+	var markers uint64
+	if r.ver != nil {
+		for _, c := range r.conns {
+			if !c.failed.Load() {
+				markers += uint64(len(r.cfg.topics))
+			}
+		}
+	}
+	rep.Server = &serverInfo{Publishes: st.Publishes - min(markers, st.Publishes), Delivered: st.Delivered, Connections: st.ConnectionsTotal}
+	if rep.Errors.Count == 0 && rep.Server.Publishes != rep.Messages {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("the embedded server accepted %d publishes, loadgen published %d", rep.Server.Publishes, rep.Messages))
+	}
+}
+
+// writeHists writes --hist and its -flush and -delivery companions.
+func (r *loadRun) writeHists(pubH, flushH *hdrhistogram.Histogram) {
+	cfg := r.cfg
+	if cfg.histFile == "" {
+		return
+	}
+	files := map[string]*hdrhistogram.Histogram{cfg.histFile: pubH}
+	if flushH != nil {
+		files[histPath(cfg.histFile, "flush")] = flushH
+	}
+	if r.ver != nil {
+		files[histPath(cfg.histFile, "delivery")] = r.ver.hist
+	}
+	for path, h := range files {
+		if err := writeHist(path, cfg.histUnit, h); err != nil {
+			r.rep.Failures = append(r.rep.Failures, "--hist: "+err.Error())
+			r.rep.OK = false
+			continue
+		}
+		r.info("wrote %s (values in %s)", path, cfg.histUnit)
+	}
+}
+
+// output prints the report and returns the exit status.
+func (r *loadRun) output() int {
+	if r.cfg.json {
+		r.rep.writeJSON(r.stdout)
+	} else {
+		r.rep.writeText(r.stdout)
+	}
+	switch {
+	case !r.rep.OK:
+		return exitFailed
+	case r.rep.Interrupted:
+		return exitInterrupted
+	}
+	return exitOK
+}
+
+const publishLatencyName = "publish (enqueue) latency"
+
+// publishLatencyWhat says what the publish histogram measures: fastpub
+// reports when a frame is queued, not when the kernel took it.
+func publishLatencyWhat(cfg *config) string {
+	if cfg.rate > 0 {
+		return "due time on the --rate schedule → " + cfg.api.call() + " returned (coordinated omission corrected); the frame is queued in fastpub's send buffer, not yet written"
+	}
+	return "start of each send, rendering included → " + cfg.api.call() + " returned; the frame is queued in fastpub's send buffer, not yet written"
+}
+
+func (a apiMode) call() string {
+	switch a {
+	case apiTry:
+		return "TryPublish (retries included)"
+	case apiMessage:
+		return "PublishMessage"
+	}
+	return "PublishContext"
+}
+
+func fillWorkload(rep *report, cfg *config) {
+	payload := "generated, " + strconv.Itoa(cfg.size) + " B"
+	if cfg.templateFile != "" {
+		payload = "template " + cfg.templateFile
+	}
+	rep.Command = commandLine(cfg)
+	rep.Workload = workloadInfo{
+		Spin:          cfg.spin.Seconds(),
+		Connections:   cfg.connections,
+		Producers:     cfg.producers,
+		Topics:        len(cfg.topics),
+		FirstTopic:    cfg.topics[0],
+		Payload:       payload,
+		Rate:          cfg.rate,
+		Count:         cfg.count,
+		DurationLimit: cfg.duration.Seconds(),
+		Ack:           cfg.ack.String(),
+		FlushEvery:    cfg.flushEvery,
+		FlushInterval: cfg.flushInterval.Seconds(),
+		API:           cfg.api.String(),
+		BufferSize:    cfg.bufferSize,
+	}
+}
+
+// commandLine returns the command as typed, shell-quoted where needed, with
+// the password in --uri redacted.
+func commandLine(cfg *config) string {
+	redacted := cfg.uri
+	if u, err := connstr.Parse(cfg.uri); err == nil {
+		redacted = u.String()
+	}
+	parts := []string{"loadgen"}
+	for _, a := range cfg.args {
+		switch {
+		case cfg.uri != "" && a == cfg.uri:
+			a = redacted
+		case cfg.uri != "" && strings.HasSuffix(a, "="+cfg.uri):
+			a = strings.TrimSuffix(a, cfg.uri) + redacted
+		}
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\*?[]{}();&|<>#~!") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// errorLog counts publish, flush and asynchronous errors and keeps the first.
+type errorLog struct {
+	count atomic.Uint64
+	mu    sync.Mutex
+	first string
+}
+
+func (e *errorLog) add(err error) {
+	if e.count.Add(1) == 1 {
+		e.mu.Lock()
+		e.first = err.Error()
+		e.mu.Unlock()
+	}
+}
+
+func (e *errorLog) info() errorInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return errorInfo{Count: e.count.Load(), First: e.first}
+}

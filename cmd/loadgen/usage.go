@@ -1,0 +1,78 @@
+package main
+
+// usageText is printed by -h. Every flag of flagSet appears here (a test
+// checks it).
+const usageText = `Usage: loadgen [flags]
+       loadgen serve [--listen ADDR] [--unix PATH]   (run the test server alone; serve -h)
+
+Publishes a workload to AMPS with fastpub and prints a report. Without --uri it
+starts the embedded ampstest server in this process and publishes to it.
+
+Target
+  --uri URI              AMPS connection string, e.g. tcp://host:9007/amps/json
+                         (default: the embedded server on 127.0.0.1, a free port)
+  --message-type TYPE    message type of the embedded server's URI (default json)
+  --client-name PREFIX   connection i logs on as PREFIX-i, the verifier as
+                         PREFIX-verify (default loadgen-<pid>)
+  --connect-timeout D    bound for each connect and logon (default 10s)
+
+Workload (--count and --duration: whichever ends first)
+  --count N              messages in total, e.g. 2000000 or 2M (default: no limit)
+  --duration D           how long to publish (default 5s when --count is not given)
+  --rate R               messages/s over all producers, e.g. 50000, 50k, 1.5M;
+                         0 = as fast as possible (default 0). A fixed rate follows a
+                         schedule and latency counts from each message's due time.
+  --spin D               with --rate: the last D of each wait for a due time is spent
+                         yielding the CPU instead of sleeping, since timers wake late;
+                         0 always sleeps (default 100µs)
+  --producers N          publishing goroutines per connection (default 1)
+  --connections N        client connections (default 1)
+  --topics SPEC          a topic, name:N for name-0 … name-(N-1), or a comma list
+                         of either; producers round-robin over them (default loadgen)
+
+Payload
+  --size SIZE            generated payload size: 128, 1KiB, ... (default 128)
+  --template FILE        payload template instead of --size; fields {{seq}} {{ts}}
+                         {{symbol}} {{producer}} {{stamp}} are filled per message
+                         (example: cmd/loadgen/templates/tick.json)
+  --symbols LIST         comma list {{symbol}} draws from
+                         (default AAPL,MSFT,GOOG,AMZN,NVDA,META,TSLA,IBM)
+
+Acknowledgements
+  --ack MODE             none: only the final flush waits for the server;
+                         processed: PublishFlush (waits for the processed ack)
+                         every --flush-every messages per producer (default 1000)
+                         or --flush-interval; persisted: not supported by fastpub
+                         yet (default none)
+  --flush-every N        with --ack processed: flush every N messages per producer
+  --flush-interval D     with --ack processed: flush at least every D per producer
+  --flush-timeout D      bound for each flush (the final one included) and for a
+                         publish blocked on a full send buffer (default 30s)
+
+Client
+  --api CALL             publish: PublishContext (blocks while the send buffer is
+                         full); try: TryPublish, retrying on ErrBufferFull;
+                         message: PublishMessage (default publish)
+  --buffer SIZE          fastpub send buffer, a power of two (default 4MiB)
+
+Output
+  --json                 print the report as one JSON object on stdout
+  --hist FILE            write the publish latency histogram to FILE in the
+                         HdrHistogram percentile-distribution format (plus
+                         FILE-delivery / FILE-flush variants when measured)
+  --hist-unit UNIT       ns, us or ms for --hist values (default us)
+  --quiet                no progress line and no notes on stderr
+  --interval D           progress line period (default 1s)
+
+Verification
+  --verify               subscribe to every topic first, stamp every payload, and
+                         check each message arrives exactly once and in order
+  --verify-timeout D     longest wait for the tail after the final flush (default 10s)
+
+Diagnostics
+  --pprof ADDR           serve net/http/pprof on ADDR during the run
+  --cpuprofile FILE      write a CPU profile of the run
+
+Exit status: 0 clean; 1 publish error, loss, duplicate, reorder; 2 usage;
+130 interrupted (the report is still printed).
+`

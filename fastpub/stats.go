@@ -17,9 +17,11 @@ type writerStats struct {
 	writes atomic.Uint64
 }
 
-func (s *writerStats) add(n int) {
-	s.bytes.Store(s.bytes.Load() + uint64(n))
+func (s *writerStats) add(n int) uint64 {
+	pos := s.bytes.Load() + uint64(n)
+	s.bytes.Store(pos)
 	s.writes.Store(s.writes.Load() + 1)
+	return pos
 }
 
 // Stats returns the client's counters. Safe from any goroutine; zero before

@@ -32,6 +32,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -52,6 +53,7 @@ type writer struct {
 	fn   func(fd uintptr) bool
 
 	stats writerStats
+	log   wireLog
 }
 
 func newWriter(conn net.Conn) *writer {
@@ -60,6 +62,7 @@ func newWriter(conn net.Conn) *writer {
 		segs: make([][]byte, 0, iovMax),
 		iovs: make([]unix.Iovec, iovMax),
 	}
+	w.log.epoch = time.Now()
 	if sc, ok := conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
@@ -146,7 +149,7 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 		if n <= 0 {
 			return io.ErrShortWrite
 		}
-		w.stats.add(n)
+		w.log.add(w.stats.add(n))
 		c.ring.Release(n)
 		for n > 0 {
 			l := int(cur[0].Len)
@@ -190,7 +193,7 @@ func (w *writer) writeEach(c *Client, segs [][]byte) error {
 	for _, s := range segs {
 		n, err := w.conn.Write(s)
 		if n > 0 {
-			w.stats.add(n)
+			w.log.add(w.stats.add(n))
 			c.ring.Release(n)
 		}
 		if err != nil {

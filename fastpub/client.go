@@ -20,13 +20,14 @@ import (
 // Version is this client's version; the logon sends it as "<Version>:go".
 const Version = "0.1.0"
 
-// The client's life: new → connected → loggedOn → (closing → closed) or
+// The client's life: new → connected → loggingOn → loggedOn → (closing → closed) or
 // disconnected. A failed logon closes the connection and returns to new, so
 // Connect may be called again. A client whose connection was lost stays
 // disconnected: reconnection arrives with the publish store.
 const (
 	stateNew int32 = iota
 	stateConnected
+	stateLoggingOn // the logon exchange runs without mu; Close may interrupt it
 	stateLoggedOn
 	stateClosing
 	stateClosed
@@ -226,23 +227,35 @@ func resolve(ctx context.Context, host, prefer string) ([]net.IP, error) {
 // another Connect.
 func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch c.state.Load() {
 	case stateConnected:
 	case stateNew:
+		c.mu.Unlock()
 		return ErrNotConnected
-	case stateLoggedOn:
+	case stateLoggingOn, stateLoggedOn:
+		c.mu.Unlock()
 		return &ServerError{Command: "logon", Status: "failure", Reason: "duplicate logon attempt"}
 	case stateDisconnected:
+		defer c.mu.Unlock()
 		return c.err
 	default:
+		c.mu.Unlock()
 		return ErrClosed
 	}
+	c.state.Store(stateLoggingOn)
+	c.mu.Unlock()
+
 	lc := logonConfig{auth: DefaultAuthenticator{}, retries: DefaultLogonRetries}
 	for _, o := range opts {
 		o(&lc)
 	}
 	ack, err := c.logon(ctx, &lc)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateLoggingOn {
+		return ErrClosed // Close ran meanwhile and closed the connection
+	}
 	if err != nil {
 		// The connection is in an unknown state: drop it. Connect may be
 		// called again.
@@ -450,7 +463,7 @@ func (c *Client) stoppedErr() error {
 	switch c.state.Load() {
 	case stateNew:
 		return ErrNotConnected
-	case stateConnected:
+	case stateConnected, stateLoggingOn:
 		return ErrNotLoggedOn
 	}
 	c.mu.Lock()
@@ -480,11 +493,13 @@ func (c *Client) Close() error {
 		c.err = ErrClosed
 		c.mu.Unlock()
 		return nil
-	case stateConnected:
+	case stateConnected, stateLoggingOn:
+		// A logon in progress fails on the closed connection.
 		c.state.Store(stateClosed)
 		c.err = ErrClosed
 		c.mu.Unlock()
-		return c.conn.Close()
+		c.conn.Close()
+		return nil
 	}
 	c.state.Store(stateClosing)
 	c.mu.Unlock()

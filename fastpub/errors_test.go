@@ -137,6 +137,29 @@ func TestLogonFailures(t *testing.T) {
 			t.Fatalf("Logon against a stalled server: %v, want a timeout", err)
 		}
 	})
+	t.Run("close interrupts a logon", func(t *testing.T) {
+		s := startServer(t, ampstest.Config{})
+		c := newClient(t, "interrupted")
+		if err := c.Connect(ctxT(t, 5*time.Second), s.URI("json")); err != nil {
+			t.Fatal(err)
+		}
+		s.PauseReading()
+		defer s.ResumeReading()
+		errc := make(chan error, 1)
+		go func() { errc <- c.Logon(context.Background()) }()
+		time.Sleep(50 * time.Millisecond)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, fastpub.ErrClosed) {
+				t.Fatalf("Logon interrupted by Close: %v, want ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not interrupt a logon waiting on a stalled server")
+		}
+	})
 	t.Run("publish before logon", func(t *testing.T) {
 		s := startServer(t, ampstest.Config{})
 		c := newClient(t, "early")

@@ -279,9 +279,9 @@ type logonAck struct {
 // logon runs the logon exchange on the caller's goroutine, before the reader
 // and writer exist.
 func (c *Client) logon(ctx context.Context, lc *logonConfig) (logonAck, error) {
-	if d, ok := ctx.Deadline(); ok {
-		c.conn.SetDeadline(d)
-	}
+	// The context alone bounds the exchange: when it ends, the connection's
+	// deadline moves to the past and the blocked read or write returns, with
+	// ctx.Err() already set (a deadline copied from ctx could fire first).
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
 		stop()

@@ -131,7 +131,7 @@ func TestAllocsParkedWait(t *testing.T) {
 			case <-stop:
 				return
 			}
-			for i := 0; i < 10_000_000 && r.parked.Load() == 0; i++ {
+			for i := 0; i < 10_000_000 && r.waitSeq.Load() == 0; i++ {
 				runtime.Gosched()
 			}
 			c, err := r.TryClaim(64)

@@ -41,10 +41,10 @@ type Config struct {
 	// ErrTooLarge. 1 <= MaxClaim <= MaxExternalLimit. Default DefaultMaxClaim
 	// (64 MiB).
 	MaxClaim int
-	// MaxFrames bounds the frames claimed and not yet handed to the consumer
-	// by Peek; Claim blocks (TryClaim fails) beyond it. It sizes the commit
-	// table (8 bytes per frame) that lets producers commit out of order
-	// without waiting. Rounded up to a power of two in
+	// MaxFrames bounds the frames claimed and not yet seen committed by the
+	// consumer (Wait and Peek look); Claim blocks (TryClaim fails) beyond it.
+	// It sizes the commit table (16 bytes per frame) through which producers
+	// commit without waiting for each other. Rounded up to a power of two in
 	// [MinMaxFrames, MaxMaxFrames]. Default Size/64 (at least 1024), enough
 	// to fill the arena with 64-byte frames.
 	MaxFrames int

@@ -10,11 +10,11 @@ package ring
 // if done or the ring is closed. After Close, Wait keeps waiting for frames
 // claimed before Close until they are committed. A nil done never fires.
 //
-// No lost wake-ups: Wait stores parked=1 and then re-loads the commit word;
-// Commit stores the commit word and then loads parked, and if it is set,
-// clears it and does a non-blocking send on a 1-slot channel. With
-// sequentially consistent atomics at least one side sees the other, so a
-// commit either is seen by the re-check or leaves a token in the channel.
+// No lost wake-ups: Wait spins briefly, then stores waitSeq = next frame + 1
+// and re-loads that frame's commit-table entry before it parks on a 1-slot
+// channel; Commit stores the entry and then loads waitSeq, and if it names
+// its frame, clears it (CAS) and does a non-blocking send. With sequentially
+// consistent atomics at least one side sees the other's store.
 func (r *Ring) Wait(done <-chan struct{}) error {
 	closeCh := r.closeCh
 	for i := 0; ; i++ {
@@ -27,19 +27,19 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 		if i < waitSpins {
 			continue
 		}
-		r.parked.Store(1)
+		r.waitSeq.Store(r.nseq + 1)
 		if r.hasData() {
-			r.parked.Store(0)
+			r.waitSeq.Store(0)
 			return nil
 		}
 		if r.drainedClosed() {
-			r.parked.Store(0)
+			r.waitSeq.Store(0)
 			return ErrClosed
 		}
 		select {
 		case <-r.data:
 		case <-done:
-			r.parked.Store(0)
+			r.waitSeq.Store(0)
 			if r.hasData() {
 				return nil
 			}
@@ -47,13 +47,14 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 		case <-closeCh:
 			closeCh = nil // closed: from now on only commits can change anything
 		}
-		r.parked.Store(0)
+		r.waitSeq.Store(0)
 	}
 }
 
-// hasData reports whether committed bytes are unreleased.
+// hasData reports whether committed bytes are unreleased: seen already, or
+// the next frame is committed.
 func (r *Ring) hasData() bool {
-	return (r.commit.Load()-r.rel)&posMask != 0
+	return r.cpos != r.rel || r.done[r.slot(r.nseq)].Load()&^extFlag > r.cpos
 }
 
 // drainedClosed reports whether the ring is closed and every frame claimed
@@ -65,52 +66,78 @@ func (r *Ring) drainedClosed() bool {
 	return (r.claim.Load()-r.rel)&posMask == 0
 }
 
+// walk advances the consumer's view over the frames committed in order
+// since it last looked, queueing the external ones, and publishes it.
+//
+// The entry of frame nseq is its End once committed. Any other value in the
+// slot is the End of an older frame (nseq - k*MaxFrames, already seen, so at
+// most cpos) or zero: it stops the walk. It cannot be a newer frame's, since
+// frame nseq+MaxFrames cannot be claimed before seqBase passes nseq.
+func (r *Ring) walk() {
+	seq, pos := r.nseq, r.cpos
+	var extBytes uint64
+	for {
+		i := r.slot(seq)
+		v := r.done[i].Load()
+		end := v &^ extFlag
+		if end <= pos {
+			break
+		}
+		if v&extFlag != 0 {
+			e := &r.ext[r.tail&(r.extSlots-1)]
+			*e = extEntry{start: pos, n: end - pos, bb: r.doneBB[i].Load()}
+			r.doneBB[i].Store(nil)
+			r.tail++
+			extBytes += end - pos
+		}
+		pos = end
+		seq++
+	}
+	if seq == r.nseq {
+		return
+	}
+	r.nseq, r.cpos = seq, pos
+	if extBytes != 0 {
+		r.seenExtB += extBytes
+		r.seenExt.Store(r.seenExtB)
+	}
+	// committed before seqBase: Committed relies on it (a reader that saw
+	// the old committed word and then a slot rewritten by a frame that the
+	// new seqBase admitted sees the new committed word on its re-check).
+	r.committed.Store(pack(seq, pos))
+	r.seqBase.Store(seq)
+	r.advanceFloor()
+	r.wakeProducer() // seqBase (and maybe the floor) moved
+}
+
 // Peek appends to iov, up to cap(iov) entries, the committed and unreleased
 // stream in order, and returns iov and the number of bytes it covers. Arena
 // bytes come as one slice per contiguous run (two where a run wraps the arena
 // end); each external frame comes as its own entry. The slices alias the
 // ring: they stay valid until Release covers them, and must not be written.
 // Peek does not consume; calling it again returns the same bytes plus any
-// newly committed ones. It never allocates when cap(iov) suffices (it
-// appends only within cap).
+// newly committed ones. It never allocates (it appends only within cap).
 func (r *Ring) Peek(iov [][]byte) ([][]byte, int) {
-	cw := r.commit.Load()
-	cpos := unpackPos(cw, r.rel)
-	r.cpos = cpos
-	if cseq := unpackSeq(cw, r.sb); cseq != r.sb {
-		r.sb = cseq
-		r.seqBase.Store(cseq)
-	}
-	tail := r.extTail.Load() // after cw: every external frame below cpos is visible
-	if r.advanceFloor(tail) {
-		r.wakeProducer()
-	}
+	r.walk()
 	pos := r.rel
-	head := r.head
-	for pos < cpos && len(iov) < cap(iov) {
-		next := cpos // start of the next external frame, capped at cpos
+	for h := r.head; pos < r.cpos && len(iov) < cap(iov); {
+		next := r.cpos // start of the next external frame, capped at cpos
 		var e *extEntry
-		if head < tail {
-			e = &r.ext[head&(r.extSlots-1)]
-			if e.start < next {
-				next = e.start
-			}
+		if h < r.tail {
+			e = &r.ext[h&(r.extSlots-1)]
+			next = min(next, e.start)
 		}
 		if pos < next {
 			off := pos & r.mask
-			n := next - pos
-			if n > r.size-off {
-				n = r.size - off
-			}
+			n := min(next-pos, r.size-off)
 			iov = append(iov, r.arena[off:off+n:off+n])
 			pos += n
 			continue
 		}
 		// pos is inside external frame e (partially released ones included).
-		end := e.start + e.n
 		iov = append(iov, e.bb.B[pos-e.start:e.n:e.n])
-		pos = end
-		head++
+		pos = e.start + e.n
+		h++
 	}
 	return iov, int(pos - r.rel)
 }
@@ -130,14 +157,13 @@ func (r *Ring) Release(n int) {
 	old := r.rel
 	nr := old + uint64(n)
 	if nr > r.cpos || nr < old {
-		r.cpos = unpackPos(r.commit.Load(), old) // Release without Peek
+		r.walk() // Release without Peek
 	}
 	if nr > r.cpos || nr < old {
 		panic("ring: Release beyond the committed stream")
 	}
-	tail := r.extTail.Load()
 	var freedBytes, freedCount, extRel uint64
-	for h := r.head; h < tail; h++ {
+	for h := r.head; h < r.tail; h++ {
 		e := &r.ext[h&(r.extSlots-1)]
 		if e.start >= nr {
 			break
@@ -159,7 +185,7 @@ func (r *Ring) Release(n int) {
 		r.relExtCt += extRel
 		r.relExt.Store(r.relExtCt)
 	}
-	r.advanceFloor(tail)
+	r.advanceFloor()
 	if freedCount != 0 {
 		r.extUse.Add(^(freedCount<<extCountShift + freedBytes - 1))
 	}
@@ -167,18 +193,16 @@ func (r *Ring) Release(n int) {
 }
 
 // advanceFloor recomputes the arena floor: the release position, moved past
-// external frames that start at or before it (they hold no arena bytes). It
-// publishes the floor and reports whether it moved.
-func (r *Ring) advanceFloor(tail uint64) bool {
+// the seen external frames that start at or before it (they hold no arena
+// bytes). It publishes the floor and reports whether it moved.
+func (r *Ring) advanceFloor() bool {
 	f := r.rel
-	for h := r.head; h < tail; h++ {
+	for h := r.head; h < r.tail; h++ {
 		e := &r.ext[h&(r.extSlots-1)]
 		if e.start > f {
 			break
 		}
-		if end := e.start + e.n; end > f {
-			f = end
-		}
+		f = max(f, e.start+e.n)
 	}
 	if f == r.fl {
 		return false

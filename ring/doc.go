@@ -39,8 +39,8 @@
 //
 // The claim word packs [closed:1][seq:27][pos:36]: the number of frames
 // claimed and the stream position claimed, both truncated. Claim loads the
-// word, then two full (64-bit) bases, F and a committed frame count S0,
-// reconstructs the full counters as
+// word, then two full (64-bit) bases, F and S0 (the number of frames the
+// consumer has seen committed), reconstructs the full counters as
 //
 //	pos = F  + ((word - F)       mod 2^36)
 //	seq = S0 + ((word>>36 - S0)  mod 2^27)
@@ -56,16 +56,14 @@
 // each base is at most the counter and less than the field's range behind it:
 //
 //   - F <= claimed position (F only moves over released bytes and over
-//     external frames already queued by their committers; a cached F is an
-//     older F). Every successful claim checks pos+n - F_cached <= 2^35 (an
-//     inline one even <= Size), refreshing the cache first if needed, and a
-//     fresh F always passes: claimed - F <= Size + external bytes in flight
+//     external frames the consumer has seen; a cached F is an older F).
+//     Every successful claim checks pos+n - F_cached <= 2^35 (an inline one
+//     even <= Size), refreshing the cache first if needed, and a fresh F
+//     always passes: claimed - F <= Size + external bytes in flight
 //     <= 2^30 + 2^32 (Config caps MaxExternal and MaxClaim at 4 GiB). So the
 //     distance stays below 2^36.
-//   - S0 is a committed frame count (the consumer's snapshot at its last
-//     Peek), so S0 <= claimed frames, and Claim refuses (blocks) while
-//     claimed - S0 >= MaxFrames (at most 2^24), so the distance stays below
-//     2^27.
+//   - S0 <= claimed frames, and Claim refuses (blocks) while claimed - S0 >=
+//     MaxFrames (at most 2^24), so the distance stays below 2^27.
 //
 // The bases are loaded after the word. If the CAS succeeds the word did not
 // change in between, so the bases (which never pass the claimed counters)
@@ -79,62 +77,55 @@
 // lock-free stack relies on the same), and we accept it. The closed bit sits
 // in the same word, so no claim can succeed after Close.
 //
-// # Commit: ordered, without waiting for inline frames
+// # Commit: a table the consumer walks in order
 //
-// The commit word has the same layout without the closed bit: the frames and
-// the stream position committed so far, which is all the consumer reads. A
-// commit table of MaxFrames uint64 slots sits beside it. Commit of inline
-// frame s, spanning [start, End):
+// Beside the arena sits a commit table of MaxFrames uint64 entries (plus a
+// pointer per entry for external buffers). Commit of frame s stores the
+// frame's End (with a flag bit for an external frame, whose buffer it stores
+// first) into entry s mod MaxFrames, and returns: producers never wait for
+// each other and never touch the claim word's line again. A wrapped claim is
+// copied into the arena before that store.
 //
-//   - in order (commit word == (s, start)): store (s+1, End). Nobody else can
-//     move the word off (s, start), since only frame s's table slot can let a
-//     helper pass it and it is not written on this path.
-//   - out of order: store End in slot s mod MaxFrames, then re-load the
-//     commit word; if it has meanwhile become (s, start), CAS it to
-//     (s+1, End).
-//   - whoever moves the word to (s+1, End) then "helps": it loads slot s+1,
-//     and while that slot holds an End beyond the current position, CASes
-//     the word one frame further. A slot left over from an older frame holds
-//     an End at or below the current position and stops the walk; a slot
-//     cannot hold a newer frame's End, because frame s+MaxFrames cannot be
-//     claimed before the consumer has seen the word pass s. A failed CAS
-//     means another goroutine made the same step and carries on.
+// The consumer keeps (next frame, committed position) and walks the table in
+// frame order: while the next frame's entry holds an End beyond the committed
+// position, that frame is committed; it advances, queueing external frames in
+// its private queue. Any other value in the entry is the End of the frame
+// MaxFrames (or a multiple) earlier, already walked, so at most the committed
+// position, or zero: it stops the walk. It cannot be a newer frame's End:
+// frame s+MaxFrames cannot be claimed before the consumer has walked past s
+// and published that in S0. So the consumer only ever sees a prefix of the
+// stream in which every frame is committed, in claim order. The consequence
+// of committing out of order: a producer descheduled between Claim and
+// Commit delays the visibility of every later frame (their Commits return at
+// once, their bytes wait; once the arena or MaxFrames is used up, later
+// Claims block), and never corrupts or reorders anything.
 //
-// The slot store and the word store are sequentially consistent, and each
-// side loads the other's location after its own store, so either the
-// out-of-order committer sees its turn or its predecessor's helper sees its
-// slot: no frame is left committed but unpublished. A wrapped claim is copied
-// into the arena before any of this. External frames must enter the
-// external queue in stream order, so their Commit waits for its turn (the
-// word == (s, start); a bounded spin, then runtime.Gosched), queues the
-// entry, stores the word and helps. The consequence: a producer descheduled
-// between Claim and Commit delays the visibility of every later frame (their
-// Commits return at once, their bytes wait; once the arena or MaxFrames is
-// used up, later Claims block), and an external frame's Commit
-// waits for its predecessors; nothing is ever corrupted or reordered, and
-// the consumer never sees a byte range whose producer has not committed.
-// In-order commits cost one load and one store. (A first version waited in
-// every out-of-order Commit, as the API sketch proposed; with 4 producers on
-// 2 cores it spent most of its time in runtime.Gosched, about 600 ns per
-// frame.)
+// Consecutive frames use entries on different cache lines, so producers
+// committing neighbouring frames do not contend, and the consumer pays one
+// load per frame in its walk. Commit is one store, one load and no waiting.
+// (A first version kept a shared commit word that an out-of-order Commit
+// waited for, as the API sketch proposed: with 4 producers on 2 cores it
+// spent most of its time in runtime.Gosched, about 600 ns per frame. A
+// second one let out-of-order commits be published by their predecessors'
+// Commits: no waiting, but 3-5 contended cache lines per frame, 150-200 ns
+// per frame when two producers ran truly in parallel.)
 //
 // # Wake-ups
 //
 // Producer to consumer (no lost wake-up): Wait spins briefly, then stores
-// parked=1, re-loads the commit word, and only then parks on a 1-slot channel.
-// Every Commit that moved the commit word (its own frame, or frames it
-// helped publish), after that store or CAS, loads parked; if it is set, it
-// clears it (CAS, so one committer sends) and does a non-blocking send on the
-// channel. An out-of-order Commit that left its frame to a helper does not:
-// the helper's Commit does. Go's atomics are sequentially consistent, so either
-// the consumer's re-check sees the commit or the committer sees parked=1 and
-// leaves a token that the consumer's receive takes. A stale token only costs
-// one extra loop.
+// waitSeq = next frame + 1, re-loads that frame's table entry, and only then
+// parks on a 1-slot channel. Commit stores its entry, then loads waitSeq; if
+// it names its own frame, it clears it (CAS, so one committer sends) and
+// does a non-blocking send on the channel. Go's atomics are sequentially
+// consistent, so either the consumer's re-check sees the commit or the
+// committer sees waitSeq and leaves a token that the consumer's receive
+// takes. Commits of later frames do not wake the consumer: they are not
+// visible yet. A stale token only costs one extra loop.
 //
 // Consumer to producers: a Claim that finds the ring full spins, yields, then
 // increments waiters, re-checks (reading the consumer's cursors themselves),
 // and parks in a select on a 1-slot channel, ctx.Done() and the close
-// channel. Release (and Peek when it moves F, and a producer giving back
+// channel. Release (and a walk that moves F or S0, and a producer giving back
 // external budget) stores its cursors, then loads waiters and, if non-zero,
 // does a non-blocking send. The same store/load ordering argument rules out
 // a lost wake-up. One token wakes one producer; a woken producer that claims
@@ -146,7 +137,7 @@
 //
 // # Bounds and ownership
 //
-// Memory is the arena, the commit table (8 bytes x MaxFrames), the wrap
+// Memory is the arena, the commit table (16 bytes x MaxFrames), the wrap
 // scratch (MaxInline), the external queue (at most 4096 entries) and external
 // buffers up to max(MaxExternal, MaxClaim). Nothing grows with the number of
 // frames. Claim.Buf is owned by the ring; the producer must not touch it

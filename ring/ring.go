@@ -2,6 +2,7 @@ package ring
 
 import (
 	"context"
+	"math/bits"
 	"runtime"
 	"sync/atomic"
 
@@ -9,7 +10,8 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Layout of the claim word and of the commit word (see the package doc).
+// Layout of the claim word, also used for the consumer's published
+// committed word (see the package doc).
 const (
 	posBits   = 36
 	seqBits   = 27
@@ -32,9 +34,12 @@ const (
 const (
 	claimSpins  = 32
 	claimYields = 4
-	turnSpins   = 128
 	waitSpins   = 64
 )
+
+// extFlag marks a commit-table entry of an external frame. Stream positions
+// stay far below 2^63.
+const extFlag = 1 << 63
 
 // claim attempt outcomes.
 const (
@@ -93,47 +98,45 @@ type Ring struct {
 	// Both only grow, and each was the consumer's value at some time.
 	floorC   atomic.Uint64
 	seqBaseC atomic.Uint64
-	// commit is the commit word [seq:27][pos:36]: the frame count and stream
-	// position committed and visible so far. Moved by committers and by
-	// the helpers that publish out-of-order commits; loaded by the consumer.
-	// It shares the claim word's line on purpose: a producer that commits
-	// right after it claimed usually still owns the line. With 4 producers
-	// on 2 cores, one interleaved comparison measured 18-29 ns per frame
-	// with the shared line against 47-63 ns with the words padded apart.
-	commit atomic.Uint64
-	// parked is 1 while the consumer is (about to be) parked in Wait.
-	parked atomic.Uint32
-	_      cpu.CacheLinePad
-	// Cursors published by the consumer; claims load them when their cached
-	// copies say full, blocked claims when they re-check.
-	floor    atomic.Uint64 // arena floor F: no unreleased inline byte below it
-	seqBase  atomic.Uint64 // a committed frame count, the base for Seq
-	released atomic.Uint64 // stream position released so far
-	relExt   atomic.Uint64 // external bytes released so far (for Len)
 	_        cpu.CacheLinePad
-	// Cold shared state.
-	closed    atomic.Bool   // set by Close (also the claim word's closed bit)
-	extUse    atomic.Uint64 // external budget in use: [count:24][bytes:40]
-	extTail   atomic.Uint64 // external queue tail (stored by committers)
-	extCommit atomic.Uint64 // external bytes committed so far (for Len)
-	waiters   atomic.Int32  // producers parked (or about to park) in Claim
+	// waitSeq is 1 + the frame the consumer is parked (or about to park)
+	// waiting for, 0 while it is not parked. Loaded by every Commit.
+	waitSeq atomic.Uint64
+	_       cpu.CacheLinePad
+	// Published by the consumer: loaded by claims when their caches say
+	// full, by blocked claims when they re-check, and by the statistics.
+	floor     atomic.Uint64 // arena floor F: no unreleased inline byte below it
+	seqBase   atomic.Uint64 // frames the consumer has seen committed
+	committed atomic.Uint64 // [seq:27][pos:36] the consumer has seen committed
+	released  atomic.Uint64 // stream position released so far
+	relExt    atomic.Uint64 // external bytes released so far (for Len)
+	seenExt   atomic.Uint64 // external bytes seen committed (for Len)
 	_         cpu.CacheLinePad
+	// Cold shared state.
+	closed  atomic.Bool   // set by Close (after the claim word's closed bit)
+	extUse  atomic.Uint64 // external budget in use: [count:24][bytes:40]
+	waiters atomic.Int32  // producers parked (or about to park) in Claim
+	_       cpu.CacheLinePad
 
 	// Consumer-private state (one goroutine at a time).
 	rel      uint64 // == released
-	cpos     uint64 // committed position seen by the last Peek (or Release)
+	nseq     uint64 // next frame to see committed (== seqBase)
+	cpos     uint64 // stream position seen committed
 	fl       uint64 // == floor
-	sb       uint64 // == seqBase
-	head     uint64 // external queue head
 	relExtCt uint64 // == relExt
+	seenExtB uint64 // == seenExt
+	head     uint64 // external queue: entries [head, tail) in stream order
+	tail     uint64
 	_        cpu.CacheLinePad
 
-	// Immutable after New.
+	// Immutable after New (the slices' elements are shared as documented).
 	arena       []byte
-	scratch     []byte // wrap scratch, MaxInline bytes: at most one claim wraps at a time
-	ext         []extEntry
-	done        []atomic.Uint64 // commit table: End of frame seq at [seq & doneMask]
+	scratch     []byte                                      // wrap scratch, MaxInline bytes: at most one claim wraps at a time
+	done        []atomic.Uint64                             // commit table: End (| extFlag) of frame seq at [slot(seq)]
+	doneBB      []atomic.Pointer[bytebufferpool.ByteBuffer] // external buffer of frame seq
+	ext         []extEntry                                  // consumer-private queue of seen external frames
 	doneMask    uint64
+	slotShift   uint64 // log2(len(done)) - 3, for slot
 	maxFrames   uint64 // len(done): bound on claimed seq - seqBase
 	mask        uint64
 	size        uint64
@@ -168,7 +171,9 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 		scratch:     make([]byte, cfg.MaxInline),
 		ext:         make([]extEntry, slots),
 		done:        make([]atomic.Uint64, frames),
+		doneBB:      make([]atomic.Pointer[bytebufferpool.ByteBuffer], frames),
 		doneMask:    uint64(frames - 1),
+		slotShift:   uint64(bits.Len(uint(frames)) - 4),
 		maxFrames:   uint64(frames),
 		mask:        uint64(cfg.Size - 1),
 		size:        uint64(cfg.Size),
@@ -182,8 +187,8 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 	}
 	w := pack(seq, pos)
 	r.claim.Store(w)
-	r.commit.Store(w)
-	r.rel, r.fl, r.sb, r.cpos = pos, pos, seq, pos
+	r.committed.Store(w)
+	r.rel, r.fl, r.nseq, r.cpos = pos, pos, seq, pos
 	r.released.Store(pos)
 	r.floor.Store(pos)
 	r.seqBase.Store(seq)
@@ -192,7 +197,7 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 	return r, nil
 }
 
-// pack builds a claim/commit word from full counters.
+// pack builds a claim (or published committed) word from full counters.
 func pack(seq, pos uint64) uint64 {
 	return (seq&seqMask)<<seqShift | pos&posMask
 }
@@ -503,58 +508,33 @@ func (r *Ring) wakeProducer() {
 // Claim; c is zeroed, and committing a zero or already committed Claim
 // panics. The producer must not touch c.Buf afterwards.
 //
-// Commits become visible in claim (stream) order. An inline frame never
-// waits: if its predecessors are not all committed yet, Commit records the
-// frame in the commit table and returns, and whichever Commit completes the
-// gap publishes it (see the package doc). So a producer that is descheduled
-// between Claim and Commit delays the visibility of every later frame, never
-// their producers and never the stream's integrity. An external frame waits
-// for its turn (a bounded spin, then runtime.Gosched) so that its queue entry
-// goes in in stream order. A wrapped claim is copied into the arena first.
-// A Commit that moves the commit word wakes the consumer if it is parked in
-// Wait.
+// Commit never waits: it records the frame's end in the commit table (a
+// wrapped claim is first copied into the arena) and returns. The consumer
+// sees the stream in claim order: a frame becomes visible once it and every
+// frame before it are committed. So a producer that is descheduled between
+// Claim and Commit delays the visibility of every later frame (and, once the
+// arena or MaxFrames is used up, later Claims block), never their
+// producers' Commits and never the stream's integrity. Commit wakes the
+// consumer if it is parked in Wait for this very frame.
 func (r *Ring) Commit(c *Claim) {
 	if c.End <= c.start {
 		panic("ring: Commit of a zero or already committed Claim")
 	}
-	sw := pack(c.Seq, c.start)
-	nw := pack(c.Seq+1, c.End)
-	published := true // whether this call moved the commit word
+	i := r.slot(c.Seq)
+	v := c.End
 	if c.bb == nil {
 		if n, off := c.End-c.start, c.start&r.mask; off+n > r.size {
 			k := uint64(copy(r.arena[off:], r.scratch[:n]))
 			copy(r.arena, r.scratch[k:n])
 		}
-		if r.commit.Load() == sw {
-			// In order: nobody else can move the commit word off sw
-			// (the table has no entry for this frame), so store it.
-			r.commit.Store(nw)
-			r.helpFrom(c.Seq+1, c.End)
-		} else {
-			// Out of order: record, then re-check. Whoever moves the commit
-			// word to sw loads the table after its store, so either it sees
-			// this entry or this load sees sw (both SC).
-			r.done[c.Seq&r.doneMask].Store(c.End)
-			if r.commit.Load() == sw && r.commit.CompareAndSwap(sw, nw) {
-				r.helpFrom(c.Seq+1, c.End)
-			} else {
-				published = false // the goroutine that publishes it wakes the consumer
-			}
-		}
 	} else {
-		if r.commit.Load() != sw {
-			r.awaitTurn(sw)
-		}
-		// Only this frame can move the commit word off sw (it has no table
-		// entry), so the queue is ours until the store below.
-		t := r.extTail.Load()
-		r.ext[t&(r.extSlots-1)] = extEntry{start: c.start, n: c.End - c.start, bb: c.bb}
-		r.extCommit.Store(r.extCommit.Load() + c.End - c.start)
-		r.extTail.Store(t + 1)
-		r.commit.Store(nw)
-		r.helpFrom(c.Seq+1, c.End)
+		r.doneBB[i].Store(c.bb)
+		v |= extFlag
 	}
-	if published && r.parked.Load() != 0 && r.parked.CompareAndSwap(1, 0) {
+	// Publish, then look for a parked consumer (it stores waitSeq, then
+	// re-loads this slot: one of the two loads sees the other's store).
+	r.done[i].Store(v)
+	if r.waitSeq.Load() == c.Seq+1 && r.waitSeq.CompareAndSwap(c.Seq+1, 0) {
 		select {
 		case r.data <- struct{}{}:
 		default:
@@ -563,36 +543,15 @@ func (r *Ring) Commit(c *Claim) {
 	c.Buf, c.End, c.bb = nil, 0, nil
 }
 
-// helpFrom publishes the frames recorded in the commit table that follow
-// the commit word (seq, pos) that the caller has just stored. A table entry
-// for frame seq is its End; an entry from an older frame with the same index
-// is at most pos, so it is recognised as stale (frame seq+MaxFrames cannot be
-// claimed before the commit word passes seq). If a CAS fails, another
-// goroutine moved the word past seq and carries on from there.
-func (r *Ring) helpFrom(seq, pos uint64) {
-	for {
-		end := r.done[seq&r.doneMask].Load()
-		if end <= pos {
-			return
-		}
-		if !r.commit.CompareAndSwap(pack(seq, pos), pack(seq+1, end)) {
-			return
-		}
-		seq, pos = seq+1, end
-	}
-}
-
-// awaitTurn waits until every frame before the one starting at word sw is
-// committed: a bounded spin, then yields.
-func (r *Ring) awaitTurn(sw uint64) {
-	for i := 0; i < turnSpins; i++ {
-		if r.commit.Load() == sw {
-			return
-		}
-	}
-	for r.commit.Load() != sw {
-		runtime.Gosched()
-	}
+// slot returns the commit-table index of frame seq. Consecutive frames go
+// to different cache lines (frame seq and seq+8 share one), so producers
+// committing neighbouring frames do not contend for a line, and the consumer
+// does not read the line a producer is about to write. Measured with one
+// producer and a draining consumer: 16-21 ns per frame against 30-35 ns
+// with the plain index.
+func (r *Ring) slot(seq uint64) uint64 {
+	i := seq & r.doneMask
+	return i>>3 | (i&7)<<r.slotShift
 }
 
 // Claimed returns the stream position claimed so far. Safe from any
@@ -607,14 +566,29 @@ func (r *Ring) Claimed() uint64 {
 	}
 }
 
-// Committed returns the stream position committed so far. Safe from any
-// goroutine.
+// Committed returns the stream position up to which every frame is
+// committed, that is what the consumer can see now. Safe from any goroutine;
+// it reads the commit table from the consumer's last position on, so it
+// costs a load per frame committed since the consumer last looked.
 func (r *Ring) Committed() uint64 {
 	for {
+		w := r.committed.Load()
 		b := r.released.Load()
-		w := r.commit.Load()
-		if r.released.Load() == b {
-			return unpackPos(w, b)
+		if r.committed.Load() != w {
+			continue
+		}
+		seq, pos := w>>seqShift, unpackPos(w, b) // seq: low bits suffice to index
+		for k := uint64(0); k < r.maxFrames; k++ {
+			end := r.done[r.slot(seq+k)].Load() &^ extFlag
+			if end <= pos {
+				break
+			}
+			pos = end
+		}
+		// The table was valid if the consumer did not move meanwhile: frame
+		// seq+MaxFrames cannot be claimed before it does (see walk).
+		if r.committed.Load() == w {
+			return pos
 		}
 	}
 }
@@ -624,17 +598,15 @@ func (r *Ring) Committed() uint64 {
 func (r *Ring) Released() uint64 { return r.released.Load() }
 
 // Len returns the committed, unreleased bytes held in the arena (external
-// frames excluded): the fill level, for statistics. Safe from any goroutine;
-// under concurrent use it is a snapshot that may be slightly stale.
+// frames excluded) as far as the consumer has seen them (Wait and Peek
+// update it): the fill level, for statistics. Safe from any goroutine; under
+// concurrent use it is a snapshot that may be slightly stale.
 func (r *Ring) Len() int {
 	rel := r.released.Load()
 	relExt := r.relExt.Load()
-	com := r.Committed()
-	comExt := r.extCommit.Load()
-	in := int64(com-comExt) - int64(rel-relExt)
-	if r.closed.Load() && in < 0 {
-		in = 0
-	}
+	seen := unpackPos(r.committed.Load(), rel)
+	seenExt := r.seenExt.Load()
+	in := int64(seen-seenExt) - int64(rel-relExt)
 	if in < 0 {
 		return 0
 	}

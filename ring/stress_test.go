@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func runStress(t *testing.T, cfg Config, producers, frames, minSize, maxSize, ex
 				var c Claim
 				var err error
 				if tryClaim {
-					for k := 0; ; k++ {
+					for k := 0; k < 10_000_000; k++ {
 						c, err = r.TryClaim(n)
 						if !errors.Is(err, ErrFull) || ctx.Err() != nil {
 							break
@@ -104,6 +105,9 @@ func runStress(t *testing.T, cfg Config, producers, frames, minSize, maxSize, ex
 					return
 				}
 				encodeFrame(c.Buf, &c, uint8(pid), uint32(i))
+				if rng.Intn(16) == 0 {
+					runtime.Gosched() // let later claims commit first
+				}
 				r.Commit(&c)
 			}
 		}(p)

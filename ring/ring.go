@@ -148,7 +148,10 @@ type Ring struct {
 	data        chan struct{} // 1 slot: wakes the consumer parked in Wait
 	closeCh     chan struct{} // closed by Close
 
-	extPool bytebufferpool.Pool
+	// extPool is a pointer: bytebufferpool.Pool has 64-bit atomic fields,
+	// which must be 8-byte aligned on 32-bit platforms; a separate
+	// allocation is, a field at an arbitrary offset of Ring is not.
+	extPool *bytebufferpool.Pool
 }
 
 // New returns a Ring for cfg (zero fields take their defaults), or a
@@ -167,6 +170,7 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 	slots := extSlotsFor(cfg)
 	frames := frameSlotsFor(cfg)
 	r := &Ring{
+		extPool:     new(bytebufferpool.Pool),
 		arena:       make([]byte, cfg.Size),
 		scratch:     make([]byte, cfg.MaxInline),
 		ext:         make([]extEntry, slots),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -21,16 +22,24 @@ func TestNewConfig(t *testing.T) {
 		{name: "explicit all", cfg: Config{Size: 1 << 16, MaxInline: 1000, MaxExternal: 1, MaxClaim: 1 << 20}, wantSize: 1 << 16},
 		{name: "max inline equals size", cfg: Config{Size: MinSize, MaxInline: MinSize}, wantSize: MinSize},
 		{name: "too small", cfg: Config{Size: 2048}, wantField: "Size"},
-		{name: "too large", cfg: Config{Size: 2 << 30}, wantField: "Size"},
+		{name: "not a power of two above max", cfg: Config{Size: MaxSize + 4096}, wantField: "Size"},
 		{name: "not power of two", cfg: Config{Size: 6000}, wantField: "Size"},
 		{name: "negative size", cfg: Config{Size: -4096}, wantField: "Size"},
 		{name: "inline above size", cfg: Config{Size: MinSize, MaxInline: MinSize + 1}, wantField: "MaxInline"},
 		{name: "negative inline", cfg: Config{MaxInline: -1}, wantField: "MaxInline"},
 		{name: "negative external", cfg: Config{MaxExternal: -1}, wantField: "MaxExternal"},
 		{name: "negative max claim", cfg: Config{MaxClaim: -5}, wantField: "MaxClaim"},
-		{name: "max claim above 4 GiB", cfg: Config{MaxClaim: 1<<32 + 1}, wantField: "MaxClaim"},
 		{name: "too many frames", cfg: Config{MaxFrames: MaxMaxFrames + 1}, wantField: "MaxFrames"},
 		{name: "negative frames", cfg: Config{MaxFrames: -1}, wantField: "MaxFrames"},
+	}
+	if strconv.IntSize == 64 {
+		big := uint64(MaxExternalLimit) + 1 // an int only holds it on 64-bit
+		tests = append(tests, struct {
+			name      string
+			cfg       Config
+			wantField string
+			wantSize  int
+		}{name: "max claim above 4 GiB", cfg: Config{MaxClaim: int(big)}, wantField: "MaxClaim"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,7 +34,8 @@ type conn struct {
 	curTC       *topicCounters // its counters
 	pTopicPubs  uint64
 	pTopicBytes uint64
-	tsBuf       [32]byte
+	tsBuf       [32]byte // timestamp scratch: a delivery's "ts"
+	bmBuf       [48]byte // bookmark scratch: a delivery's "bm" (a stack array would escape)
 
 	// Shared, guarded by mu.
 	mu          sync.Mutex
@@ -45,10 +46,11 @@ type conn struct {
 	ackEnts     []ackEnt
 	ackHead     int
 	ackStart    int
-	pendPersist bool   // a conflated persisted ack is pending
-	pendSeq     uint64 // its sequence
-	persistDue  int64  // when it is due (Server.now)
-	closing     bool   // graceful close: write what is queued, then close
+	pendPersist bool     // a conflated persisted ack is pending
+	pendSeq     uint64   // its sequence
+	persistDue  int64    // when it is due (Server.now)
+	closing     bool     // graceful close: write what is queued, then close
+	persistBm   [48]byte // bookmark scratch of appendPersistLocked (a stack array would escape)
 
 	kick       chan struct{} // 1-slot writer wake-up
 	done       chan struct{} // closed by abort
@@ -426,9 +428,11 @@ func (c *conn) deliver(h *frame.Header, payload []byte, ord uint64, tc *topicCou
 	if h.HasSeq && h.Seq != 0 {
 		seq = h.Seq
 	}
-	var bmb [48]byte
+	// The bookmark and timestamp are formatted into the reader's scratch buffers: the
+	// encoder keeps no reference to them, but escape analysis cannot see that, and a local
+	// array would cost one heap allocation per delivered message.
 	d := frame.Delivery{
-		Bookmark:      b2s(appendBookmark(bmb[:0], c.cl.hashStr, seq)),
+		Bookmark:      b2s(appendBookmark(c.bmBuf[:0], c.cl.hashStr, seq)),
 		Timestamp:     c.timestamp(),
 		CorrelationID: b2s(h.CorrelationID),
 		SowKey:        b2s(h.SowKey),

@@ -44,6 +44,12 @@
 // socket read and before any other command is handled, so Stats is exact whenever the server
 // is idle or has acked a later command.
 //
+// A publish through the strict path does not allocate in steady state either: it is encoded
+// into each subscriber's outbound buffer (bookmark and timestamp formatted into
+// per-connection scratch space), and its acks, persisted acks included, into the
+// connection's own. Only buffer growth, a wait for outbound space (MaxOutbound), a topic's
+// first use and the Record hook allocate (TestDeliverZeroAllocs, TestDeliveryServeAllocs).
+//
 // # Fault hooks
 //
 // Every hook (CloseAfterFrames, PauseReading/ResumeReading, WithholdAcks, DelayAcks,

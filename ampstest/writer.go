@@ -99,10 +99,9 @@ func (c *conn) appendAckLocked(a *frame.Ack, hooked bool, now int64) {
 // appendPersistLocked queues a persisted ack (hooked): no cid, "s" and "bm" when hasSeq.
 func (c *conn) appendPersistLocked(seq uint64, hasSeq bool, status, reason string, now int64) {
 	a := frame.Ack{Type: frame.AckPersisted, Status: status, Reason: reason}
-	var bmb [48]byte
 	if hasSeq {
 		a.Seq, a.HasSeq = seq, true
-		a.Bookmark = b2s(appendBookmark(bmb[:0], c.cl.hashStr, seq))
+		a.Bookmark = b2s(appendBookmark(c.persistBm[:0], c.cl.hashStr, seq))
 	}
 	c.appendAckLocked(&a, true, now)
 }

@@ -2,7 +2,13 @@
 
 package main
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fastpub/fastpub/fastpub"
+)
 
 // Zero-allocation proofs for what loadgen adds to every message: the race
 // detector allocates, so these run without it.
@@ -55,6 +61,55 @@ func TestVerifierHandleAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per delivery", allocs)
+	}
+}
+
+// TestWireSamplerAllocatesNothing: sampling (Queued), queueing and the
+// resolution passes (Stats, WireTime, the shared histogram) against a real
+// client allocate nothing.
+func TestWireSamplerAllocatesNothing(t *testing.T) {
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	client, err := fastpub.NewClient("wire-allocs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Connect(ctx, s.URI("json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &connection{client: client}
+	c.wire.h = newHistogram()
+	src := (*clientWire)(c)
+	w := newWireSampler(wirePlan{every: 4, resolveEvery: 16, capacity: 1024})
+	payload := []byte(`{"x":1}`)
+	start := time.Now()
+	var j uint64
+	allocs := testing.AllocsPerRun(4000, func() {
+		due := time.Since(start)
+		if err := client.Publish("t", payload); err != nil {
+			t.Fatal(err)
+		}
+		if j&w.mask == 0 {
+			w.push(client.Queued(), due)
+		}
+		if j++; j&w.resolveMask == 0 {
+			w.resolve(src, start, &c.wire)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per message", allocs)
+	}
+	if err := client.PublishFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.drain(src, start, &c.wire, time.Now().Add(wireDrainWait))
+	if w.counts.resolved == 0 || w.counts.resolved+w.counts.rolledOver != w.counts.sampled {
+		t.Errorf("counts %+v: the passes resolved nothing", w.counts)
 	}
 }
 

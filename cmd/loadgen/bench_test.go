@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/fastpub/fastpub/fastpub"
 )
 
 // What loadgen itself costs per message, next to the publish it measures.
@@ -63,5 +66,65 @@ func BenchmarkVerifierHandle(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f.seq++
 		v.handle(topic, tm.render(buf[:0], &f), 1)
+	}
+}
+
+// BenchmarkWireSampling is a publish on a real client (embedded server)
+// without and with publish-to-wire sampling at the default plan: the
+// difference is what sampling adds per message (Queued every 16th message,
+// a resolution pass every 256).
+func BenchmarkWireSampling(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := startServer(b)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			client, err := fastpub.NewClient("wire-bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer client.Close()
+			if err := client.Connect(ctx, s.URI("json")); err != nil {
+				b.Fatal(err)
+			}
+			if err := client.Logon(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c := &connection{client: client}
+			c.wire.h = newHistogram()
+			src := (*clientWire)(c)
+			w := newWireSampler(planWire(fastpub.DefaultBufferSize, 155, 1))
+			payload := make([]byte, 128)
+			start := time.Now()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for j := uint64(0); j < uint64(b.N); j++ {
+				due := time.Since(start)
+				if err := client.Publish("t", payload); err != nil {
+					b.Fatal(err)
+				}
+				if !on {
+					continue
+				}
+				if j&w.mask == 0 {
+					w.push(client.Queued(), due)
+				}
+				if (j+1)&w.resolveMask == 0 {
+					w.resolve(src, start, &c.wire)
+				}
+			}
+			if err := client.PublishFlush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			w.drain(src, start, &c.wire, time.Now().Add(wireDrainWait))
+			if on && w.counts.resolved == 0 {
+				b.Fatalf("nothing resolved: %+v", w.counts)
+			}
+		})
 	}
 }

@@ -28,7 +28,7 @@ const (
 	defaultConnTimeout   = 10 * time.Second
 	defaultInterval      = time.Second
 
-	maxProducersTotal = 1024      // connections × producers; each keeps a ~270 KB histogram
+	maxProducersTotal = 1024      // connections × producers; each keeps a ~270 KB histogram and ≤ 128 KiB of wire samples
 	maxTopics         = 1_000_000 // topics after expansion
 	maxVerifyCells    = 1 << 22   // producers × topics the verifier tracks (8 bytes each)
 	maxPayload        = fastpub.DefaultMaxMessageSize - 1024

@@ -1,7 +1,8 @@
 // Command loadgen is a load generator for AMPS publishers built on fastpub:
 // it publishes a workload you describe, paced or flat out, over one or more
-// connections, and reports throughput, latency percentiles, allocations and
-// the machine it ran on, optionally checking that every message arrived.
+// connections, and reports throughput, publish-to-wire latency percentiles,
+// allocations and the machine it ran on, optionally checking that every
+// message arrived.
 //
 // Usage:
 //
@@ -19,26 +20,43 @@
 //
 //	loadgen                                         # 5 s against the embedded server
 //	loadgen --count 1M --producers 4 --size 1KiB
-//	loadgen --rate 50k --duration 30s --hist lat.hgrm   # paced; plot lat.hgrm
+//	loadgen --rate 50k --duration 30s --hist lat.hgrm   # paced; plot lat.hgrm (and lat-enqueue.hgrm)
 //	loadgen --uri tcp://amps1:9007/amps/json --topics ticks:100 --template templates/tick.json --verify
-//	loadgen --ack processed --flush-every 100 --json | jq .latency
+//	loadgen --ack processed --flush-every 100 --json | jq .latency.wire
 //	loadgen serve --listen 127.0.0.1:9007           # then: loadgen --uri tcp://127.0.0.1:9007/amps/json
 //
 // # Pacing and latency
 //
 // With --rate R, message i of the run (across all producers) is due at
 // start + i/R. A producer that is ahead waits for the next due time; one that
-// is behind sends what is overdue back to back, never sooner than due. The
-// publish latency is measured from the due time, so a stall is charged to
-// every message it delayed (no coordinated omission). Without --rate each
-// send starts when the previous one returned.
+// is behind sends what is overdue back to back, never sooner than due. Every
+// latency is measured from the due time, so a stall is charged to every
+// message it delayed (no coordinated omission). Without --rate each send
+// starts when the previous one returned, and its due time is that start.
 //
-// fastpub's Publish returns when the frame is in the client's send buffer;
-// it does not report when the kernel took it. The report therefore calls the
-// first histogram "publish (enqueue) latency". With --verify, a second
-// histogram, "publish-to-delivery latency", runs from the due time stamped in
-// each payload to the verifying subscriber reading it (same process, same
-// clock). With --ack processed, a third measures each PublishFlush.
+// The headline is the "publish-to-wire latency": from the due time to the
+// return of fastpub's writev that handed the frame to the kernel. fastpub
+// tells it off the hot path (Client.Queued right after a publish, then
+// Client.WireTime, which remembers the last 1024 writev calls), so loadgen
+// samples it: 1 message in 16 per producer (sparser when the send buffer
+// could hold more samples than a fixed queue of at most 8192 per producer),
+// resolved in passes from the producer loop (every 256 of the connection's
+// messages, about) and once more after the final flush. Nothing is allocated
+// per message. A sample that cannot be resolved is counted, not hidden: rolled
+// out of the 1024-write log, never written (the connection failed), or not
+// taken (queue full); the report prints the counts. With several producers on
+// one connection a sample's stream position may include frames other
+// producers queued just after it, so each value can only be later than the
+// frame's own: an over-estimate, and the report says so. The time is taken
+// when the writer goroutine runs again after the system call, so a
+// scheduling delay there counts too.
+//
+// The second line, "publish (enqueue) latency", covers every message: from
+// the due time to the publish call returning, with the frame in fastpub's
+// send buffer, not yet written. With --verify, "publish-to-delivery latency"
+// runs from the due time stamped in each payload to the verifying subscriber
+// reading it (same process, same clock). With --ack processed, a further
+// histogram measures each PublishFlush.
 //
 // # Payloads
 //
@@ -72,15 +90,19 @@
 // Messages, bytes (payload and wire), duration from the first send to the
 // acknowledgement of the final flush, msgs/s, MB/s (10^6 bytes), latency
 // percentiles p50 p90 p99 p99.9 max from an HdrHistogram (1 ns to 1 h, 3
-// significant digits), errors, the send buffer's fill (max and mean, sampled
+// significant digits) for each latency above, the publish-to-wire sample
+// counts (taken, unresolved and why), errors, the send buffer's fill (max and mean, sampled
 // every 10 ms) and the writer's batching (bytes per writev, from
 // fastpub's Client.Stats), allocations and GC cycles during the run (whole
 // process: the embedded server and subscriber are included), peak RSS,
 // loadgen's own cost per message (render, clock, histogram: measured before
 // the run, and part of every flat-out send), the command line, and a machine
 // fingerprint (CPU, cores, cache line from cpuid, Go version).
-// --json prints the same as one JSON object on stdout; --hist FILE writes the
-// HdrHistogram percentile distribution that HdrHistogram's plotter reads.
+// --json prints the same as one JSON object on stdout (latency.wire and
+// latency.wire_sampling, latency.publish for the enqueue latency); --hist
+// FILE writes the publish-to-wire HdrHistogram percentile distribution that
+// HdrHistogram's plotter reads, and FILE-enqueue (lat.hgrm →
+// lat-enqueue.hgrm), FILE-delivery and FILE-flush the others measured.
 // Against the embedded server the report also cross-checks the server's
 // count of accepted publishes.
 //

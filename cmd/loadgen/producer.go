@@ -5,9 +5,12 @@ package main
 // Each producer is one goroutine publishing on its connection's fastpub
 // client. Per message it paces (see pace.go), renders the payload into a
 // buffer it reuses (template.go), publishes, reads the clock once, and
-// records the latency in its own histogram: no lock, no channel, no
+// records the enqueue latency in its own histogram: no lock, no channel, no
 // allocation, nothing shared but the run's stop flag and its own padded
-// counters. Histograms are merged after the run.
+// counters. For the publish-to-wire latency it notes the stream position of
+// 1 message in wirePlan.every and resolves those samples in passes (wire.go);
+// only a pass touches something shared, the connection's wire histogram.
+// Histograms are merged after the run.
 
 import (
 	"context"
@@ -50,9 +53,10 @@ type producer struct {
 	topics   []string
 	overhead []int // frame bytes around the payload, per topic
 	run      uint32
-	wall0    int64 // start, in Unix nanoseconds
-	hist     *hdrhistogram.Histogram
+	wall0    int64                   // start, in Unix nanoseconds
+	hist     *hdrhistogram.Histogram // enqueue latency
 	flushH   *hdrhistogram.Histogram
+	samples  wireSampler // publish-to-wire samples, resolved into conn.wire
 	live     liveCounters
 
 	// Results, written by the producer before it returns.
@@ -68,6 +72,7 @@ type connection struct {
 	prods  []*producer
 	failed atomic.Bool   // a publish or flush failed: no end markers, no final flush
 	done   time.Duration // when its final flush was acknowledged (written by finish)
+	wire   wireHist      // publish-to-wire latency of its producers' samples
 }
 
 // loop is the producer's hot path: pace, render, publish, measure. It
@@ -85,6 +90,8 @@ func (p *producer) loop(r *loadRun) {
 	rng := uint64(p.id)*0x9e3779b97f4a7c15 + 1
 	ti := p.id % len(p.topics)
 	var sent, payload, wire uint64
+	ws := &p.samples
+	src := (*clientWire)(p.conn)
 
 	watchdog := time.AfterFunc(time.Hour, func() {
 		r.errs.add(errFlushTimeout)
@@ -149,6 +156,10 @@ func (p *producer) loop(r *loadRun) {
 			p.fail(r, err)
 			break
 		}
+		if j&ws.mask == 0 {
+			// After the clock: the enqueue latency does not include it.
+			ws.push(client.Queued(), due)
+		}
 		record(p.hist, int64(now-due))
 		sent++
 		payload += uint64(len(buf))
@@ -180,6 +191,10 @@ func (p *producer) loop(r *loadRun) {
 				break
 			}
 		}
+		if sent&ws.resolveMask == 0 && ws.n > 0 {
+			ws.resolve(src, start, &p.conn.wire)
+			now = time.Since(start) // flat out, the next send starts after the pass
+		}
 	}
 	p.live.sent.Store(sent)
 	p.live.bytes.Store(payload)
@@ -205,10 +220,22 @@ func (p *producer) fail(r *loadRun, err error) {
 // finish waits for the connection's producers, publishes the verifier's end
 // markers, and flushes: once the flush is acknowledged the server has
 // processed every message of this connection. It runs after an interrupt
-// too, bounded by --flush-timeout.
+// too, bounded by --flush-timeout. Then it resolves the producers' last
+// publish-to-wire samples (bounded by wireDrainWait, not part of the
+// connection's duration).
 func (c *connection) finish(r *loadRun, wg *sync.WaitGroup, markers bool, run uint32) {
 	wg.Wait()
-	defer func() { c.done = time.Since(r.start) }()
+	c.flushFinal(r, markers, run)
+	c.done = time.Since(r.start)
+	deadline := time.Now().Add(wireDrainWait)
+	for _, p := range c.prods {
+		p.samples.drain((*clientWire)(c), r.start, &c.wire, deadline)
+	}
+}
+
+// flushFinal publishes the verifier's end markers and the final flush,
+// unless the connection failed.
+func (c *connection) flushFinal(r *loadRun, markers bool, run uint32) {
 	if c.failed.Load() {
 		return
 	}

@@ -83,10 +83,37 @@ type workloadInfo struct {
 	BufferSize    int     `json:"buffer_bytes"`
 }
 
+// latencyInfo holds every latency histogram's summary. Wire is the
+// headline: due time → the frame handed to the kernel, from sampled
+// messages (WireSampling says how many and what became of the others).
+// Publish is the enqueue latency of every message: due time → the publish
+// call returned.
 type latencyInfo struct {
-	Publish  *latencyStats `json:"publish"`
-	Delivery *latencyStats `json:"delivery,omitempty"`
-	Flush    *latencyStats `json:"flush,omitempty"`
+	Wire         *latencyStats `json:"wire"` // null when no sample was resolved
+	WireSampling wireSampling  `json:"wire_sampling"`
+	Publish      *latencyStats `json:"publish"`
+	Delivery     *latencyStats `json:"delivery,omitempty"`
+	Flush        *latencyStats `json:"flush,omitempty"`
+}
+
+// wireSampling describes the publish-to-wire samples (see wire.go).
+// Sampled = Resolved + Unresolved, and Unresolved = RolledOver + Unwritten +
+// QueueFull: a sample that could not be resolved is counted, not dropped.
+type wireSampling struct {
+	Every        uint64 `json:"every"`            // 1 message in Every per producer was sampled
+	ResolveEvery uint64 `json:"resolve_every"`    // each producer resolved its samples every ResolveEvery messages
+	Pending      int    `json:"pending_capacity"` // each producer's queue of samples awaiting resolution
+	LogWrites    int    `json:"log_writes"`       // how many recent writev calls fastpub's wire log remembers
+	Sampled      uint64 `json:"sampled"`
+	Resolved     uint64 `json:"resolved"` // latency.wire.count
+	Unresolved   uint64 `json:"unresolved"`
+	RolledOver   uint64 `json:"rolled_over"` // written, but out of the wire log before loadgen asked
+	Unwritten    uint64 `json:"unwritten"`   // never written: the connection failed or closed first
+	QueueFull    uint64 `json:"queue_full"`  // not taken: the producer's pending queue was full
+	// UpperBound is true with several producers per connection: a sample's
+	// position may include frames other producers queued just after it, so
+	// each value is at least the frame's true latency (an over-estimate).
+	UpperBound bool `json:"upper_bound"`
 }
 
 // latencyStats summarises one histogram. Values are nanoseconds, exact to
@@ -258,13 +285,20 @@ func (r *report) writeText(w io.Writer) error {
 	line("bytes", "%s payload, %s on the wire", dbytes(r.PayloadBytes), dbytes(r.WireBytes))
 	line("duration", "%s  (first send → final flush acknowledged; sending took %s)", secs(r.Duration), secs(r.SendDuration))
 	line("throughput", "%s msg/s   %.1f MB/s payload   %.1f MB/s wire", commas(uint64(math.Round(r.MsgsPerSec))), r.MBPerSec, r.WireMBPerSec)
-	for _, l := range []*latencyStats{r.Latency.Publish, r.Latency.Delivery, r.Latency.Flush} {
+	ws := &r.Latency.WireSampling
+	if r.Latency.Wire == nil && ws.Sampled > 0 {
+		line("latency", "%s: no sample resolved", wireLatencyName)
+	}
+	for _, l := range []*latencyStats{r.Latency.Wire, r.Latency.Publish, r.Latency.Delivery, r.Latency.Flush} {
 		if l == nil {
 			continue
 		}
 		line("latency", "%s: %s", l.Name, l.What)
 		line("", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, n=%s)",
 			dur(l.P50), dur(l.P90), dur(l.P99), dur(l.P999), dur(l.Max), dur(int64(l.Mean)), commas(uint64(l.Count)))
+		if l == r.Latency.Wire || (l == r.Latency.Publish && r.Latency.Wire == nil && ws.Sampled > 0) {
+			line("", "%s", ws.text())
+		}
 	}
 	if r.Latency.Publish == nil {
 		line("latency", "no publish completed")
@@ -315,6 +349,16 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// text is the sampling line under the publish-to-wire latency.
+func (ws *wireSampling) text() string {
+	pct := 0.0
+	if ws.Sampled > 0 {
+		pct = 100 * float64(ws.Unresolved) / float64(ws.Sampled)
+	}
+	return fmt.Sprintf("samples: 1 in %d per producer, %s taken, %s unresolved (%.2f%%: %s rolled out of fastpub's %d-write log, %s never written, %s pending queue full)",
+		ws.Every, commas(ws.Sampled), commas(ws.Unresolved), pct, commas(ws.RolledOver), ws.LogWrites, commas(ws.Unwritten), commas(ws.QueueFull))
 }
 
 func embeddedNote(embedded, verify bool) string {

@@ -26,6 +26,13 @@ func sampleReport() *report {
 	r.Messages, r.PayloadBytes, r.WireBytes = 1000, 128_000, 155_000
 	r.Duration, r.SendDuration = 0.5, 0.4
 	r.Latency.Publish = newLatencyStats(publishLatencyName, publishLatencyWhat(&cfg), h)
+	wh := newHistogram()
+	for i := int64(1); i <= 60; i++ {
+		record(wh, i*10_000) // 10 µs … 600 µs
+	}
+	plan := wirePlan{every: 16, resolveEvery: 256, capacity: 2048}
+	r.Latency.Wire = newLatencyStats(wireLatencyName, wireLatencyWhat(&cfg, plan), wh)
+	r.Latency.WireSampling = wireSamplingInfo(plan, wireCounts{sampled: 63, resolved: 60, rolledOver: 2, unwritten: 1}, cfg.producers)
 	r.Runtime = runtimeInfo{Allocs: 50, GCCycles: 1, PeakRSS: 20 << 20, HarnessNs: 40}
 	r.Server = &serverInfo{Publishes: 1000}
 	return r
@@ -107,6 +114,28 @@ func TestReportJSON(t *testing.T) {
 	if l == nil || l.Name != publishLatencyName || l.Count != 1000 || l.P50 == 0 || l.P999 < l.P99 || l.Max < l.P999 {
 		t.Errorf("latency %+v", l)
 	}
+	lat := m["latency"].(map[string]any)
+	for _, key := range []string{"wire", "wire_sampling", "publish"} {
+		if _, ok := lat[key]; !ok {
+			t.Errorf("JSON latency has no %q", key)
+		}
+	}
+	ws := lat["wire_sampling"].(map[string]any)
+	for _, key := range []string{"every", "resolve_every", "pending_capacity", "log_writes", "sampled", "resolved",
+		"unresolved", "rolled_over", "unwritten", "queue_full", "upper_bound"} {
+		if _, ok := ws[key]; !ok {
+			t.Errorf("JSON latency.wire_sampling has no %q", key)
+		}
+	}
+	w := back.Latency.Wire
+	if w == nil || w.Name != wireLatencyName || w.Count != 60 || w.P50 < 290_000 || w.P50 > 310_000 || w.Max < w.P999 {
+		t.Errorf("wire latency %+v", w)
+	}
+	want := wireSampling{Every: 16, ResolveEvery: 256, Pending: 2048, LogWrites: 1024, Sampled: 63, Resolved: 60,
+		Unresolved: 3, RolledOver: 2, Unwritten: 1}
+	if back.Latency.WireSampling != want {
+		t.Errorf("wire sampling %+v, want %+v", back.Latency.WireSampling, want)
+	}
 	if back.Verify == nil || back.Verify.Received != 1000 || back.Verify.Lost != 0 {
 		t.Errorf("verify %+v", back.Verify)
 	}
@@ -136,6 +165,8 @@ func TestReportText(t *testing.T) {
 	for _, want := range []string{
 		"loadgen report", "target", "embedded ampstest server", "messages    1,000  (the server accepted 1,000)",
 		"duration    0.500s", "throughput  2,000 msg/s", "publish (enqueue) latency", "p50 ", "p90 ", "p99 ", "p99.9 ", "max ",
+		"latency     publish-to-wire latency: start of each send", "1 message in 16 per producer", "(mean 305µs, n=60)",
+		"samples: 1 in 16 per producer, 63 taken, 3 unresolved (4.76%: 2 rolled out of fastpub's 1024-write log, 1 never written, 0 pending queue full)",
 		"lost 1", "2 other message(s) ignored", "ring fill   max 25.0%, mean 12.5%", "allocs 50", "peak RSS 20.0 MiB",
 		"loadgen's own cost 40ns/msg", "machine", "GOMAXPROCS", "result      FAILED: verify: 1 message(s) lost",
 	} {
@@ -143,6 +174,24 @@ func TestReportText(t *testing.T) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}
 	}
+	// Publish-to-wire is the headline: the first latency line.
+	if w, e := strings.Index(out, "publish-to-wire latency"), strings.Index(out, "publish (enqueue) latency"); w < 0 || w > e ||
+		strings.Index(out, "latency     ") != strings.Index(out, "latency     publish-to-wire") {
+		t.Errorf("publish-to-wire is not the first latency line:\n%s", out)
+	}
+	// Samples but none resolved: said, with the counts.
+	r = sampleReport()
+	r.Latency.Wire = nil
+	r.Latency.WireSampling = wireSamplingInfo(wirePlan{every: 16}, wireCounts{sampled: 5, unwritten: 5}, 1)
+	r.finish()
+	buf.Reset()
+	r.writeText(&buf)
+	for _, want := range []string{"publish-to-wire latency: no sample resolved", "5 taken, 5 unresolved (100.00%"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("no sample resolved: report lacks %q:\n%s", want, buf.String())
+		}
+	}
+
 	r = sampleReport()
 	r.Interrupted = true
 	r.finish()

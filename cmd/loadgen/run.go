@@ -76,6 +76,7 @@ type loadRun struct {
 	conns    []*connection
 	prods    []*producer
 	ver      *verifier // nil without --verify
+	wire     wirePlan  // publish-to-wire sampling, the same for every producer
 	prog     *progress
 	closers  []func() // run in reverse order by close
 
@@ -292,17 +293,23 @@ func (r *loadRun) startVerifier(ctx context.Context) error {
 func (r *loadRun) makeProducers() {
 	cfg := r.cfg
 	overhead := make([]int, len(cfg.topics))
+	minOverhead := 0
 	for i, t := range cfg.topics {
 		overhead[i], _ = frame.PublishLen(&frame.Publish{Command: frame.CmdPublish, Topic: t}, 0)
+		if i == 0 || overhead[i] < minOverhead {
+			minOverhead = overhead[i]
+		}
 	}
+	r.wire = planWire(cfg.bufferSize, minOverhead+r.tmpl.minLen(cfg.symbols), cfg.producers)
 	total := cfg.totalProducers()
 	for _, c := range r.conns {
+		c.wire.h = newHistogram()
 		for k := 0; k < cfg.producers; k++ {
 			id := c.idx*cfg.producers + k
 			p := &producer{
 				id: id, total: total, conn: c, cfg: cfg, tmpl: r.tmpl,
 				sched: schedule{rate: cfg.rate}, topics: cfg.topics, overhead: overhead,
-				run: r.run, hist: newHistogram(),
+				run: r.run, hist: newHistogram(), samples: newWireSampler(r.wire),
 			}
 			if cfg.flushEvery > 0 || cfg.flushInterval > 0 {
 				p.flushH = newHistogram()
@@ -416,9 +423,14 @@ func (r *loadRun) collect(before runtime.MemStats) {
 	if rep.Transport.Writes > 0 {
 		rep.Transport.AvgWrite = float64(rep.Transport.BytesWritten) / float64(rep.Transport.Writes)
 	}
-	pubH := newHistogram()
+	pubH, wireH := newHistogram(), newHistogram()
 	var flushH *hdrhistogram.Histogram
+	var wc wireCounts
+	for _, c := range r.conns {
+		wireH.Merge(c.wire.h)
+	}
 	for _, p := range r.prods {
+		wc.add(p.samples.counts)
 		rep.Messages += p.sent
 		rep.PayloadBytes += p.payload
 		rep.WireBytes += p.wire
@@ -434,6 +446,8 @@ func (r *loadRun) collect(before runtime.MemStats) {
 	}
 	rep.Duration = max(done, send).Seconds()
 	rep.SendDuration = send.Seconds()
+	rep.Latency.Wire = newLatencyStats(wireLatencyName, wireLatencyWhat(cfg, r.wire), wireH)
+	rep.Latency.WireSampling = wireSamplingInfo(r.wire, wc, cfg.producers)
 	rep.Latency.Publish = newLatencyStats(publishLatencyName, publishLatencyWhat(cfg), pubH)
 	rep.Latency.Flush = newLatencyStats("flush latency",
 		"PublishFlush round trip: until the server's processed ack for everything queued before it", flushH)
@@ -443,7 +457,7 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		r.checkServer()
 	}
 	rep.finish()
-	r.writeHists(pubH, flushH)
+	r.writeHists(wireH, pubH, flushH)
 }
 
 // checkServer compares the embedded server's count of accepted publishes
@@ -465,13 +479,14 @@ func (r *loadRun) checkServer() {
 	}
 }
 
-// writeHists writes --hist and its -flush and -delivery companions.
-func (r *loadRun) writeHists(pubH, flushH *hdrhistogram.Histogram) {
+// writeHists writes --hist (publish-to-wire, the headline) and its
+// -enqueue, -flush and -delivery companions.
+func (r *loadRun) writeHists(wireH, pubH, flushH *hdrhistogram.Histogram) {
 	cfg := r.cfg
 	if cfg.histFile == "" {
 		return
 	}
-	files := map[string]*hdrhistogram.Histogram{cfg.histFile: pubH}
+	files := map[string]*hdrhistogram.Histogram{cfg.histFile: wireH, histPath(cfg.histFile, "enqueue"): pubH}
 	if flushH != nil {
 		files[histPath(cfg.histFile, "flush")] = flushH
 	}
@@ -504,7 +519,24 @@ func (r *loadRun) output() int {
 	return exitOK
 }
 
-const publishLatencyName = "publish (enqueue) latency"
+const (
+	publishLatencyName = "publish (enqueue) latency"
+	wireLatencyName    = "publish-to-wire latency"
+)
+
+// wireLatencyWhat says what the publish-to-wire histogram measures.
+func wireLatencyWhat(cfg *config, p wirePlan) string {
+	from := "start of each send, rendering included"
+	if cfg.rate > 0 {
+		from = "due time on the --rate schedule"
+	}
+	what := from + " → fastpub's writev that handed the frame to the kernel returned (Client.WireTime); 1 message in " +
+		strconv.FormatUint(p.every, 10) + " per producer"
+	if cfg.producers > 1 {
+		what += "; " + strconv.Itoa(cfg.producers) + " producers share each connection, so a sample can only be later than its frame's true time: an over-estimate"
+	}
+	return what
+}
 
 // publishLatencyWhat says what the publish histogram measures: fastpub
 // reports when a frame is queued, not when the kernel took it.

@@ -63,7 +63,7 @@ func runJSON(t *testing.T, ctx context.Context, args ...string) (int, *report, s
 }
 
 // startServer starts an ampstest server the test controls.
-func startServer(t *testing.T) *ampstest.Server {
+func startServer(t testing.TB) *ampstest.Server {
 	t.Helper()
 	s, err := ampstest.StartTCP(ampstest.Config{})
 	if err != nil {
@@ -90,6 +90,18 @@ func TestEmbeddedRun(t *testing.T) {
 	}
 	if l := r.Latency.Publish; l == nil || l.Count != 3000 || l.Max < l.P50 {
 		t.Errorf("publish latency %+v", l)
+	}
+	// Publish-to-wire: 1 in 16 of each producer's 1500 messages, every
+	// sample accounted for; two producers share the connection, so the
+	// report calls the values an over-estimate.
+	ws := r.Latency.WireSampling
+	if ws.Every != 16 || ws.Sampled != 2*((1500+15)/16) || ws.Resolved+ws.Unresolved != ws.Sampled ||
+		ws.Unresolved != ws.RolledOver+ws.Unwritten+ws.QueueFull || ws.Resolved == 0 || !ws.UpperBound || ws.LogWrites != 1024 {
+		t.Errorf("wire sampling %+v", ws)
+	}
+	if w := r.Latency.Wire; w == nil || uint64(w.Count) != ws.Resolved || w.Min < 1 || w.Max < w.P50 ||
+		!strings.Contains(w.What, "over-estimate") || !strings.Contains(w.What, "WireTime") {
+		t.Errorf("wire latency %+v", w)
 	}
 	if r.Transport.BytesWritten < r.WireBytes || r.Transport.Writes == 0 {
 		t.Errorf("transport %+v, wire bytes %d", r.Transport, r.WireBytes)
@@ -147,6 +159,12 @@ func TestPacedRun(t *testing.T) {
 	}
 	if r.Messages != 400 || !strings.Contains(r.Latency.Publish.What, "due time") {
 		t.Errorf("messages %d, latency %+v", r.Messages, r.Latency.Publish)
+	}
+	// Paced, the wire latency counts from the due time too, and at 2000
+	// msg/s every sample resolves (the writer is idle between messages).
+	if w, ws := r.Latency.Wire, r.Latency.WireSampling; w == nil || !strings.Contains(w.What, "due time") ||
+		ws.Sampled != 2*(200/16+1) || ws.Resolved != ws.Sampled {
+		t.Errorf("wire latency %+v, sampling %+v", w, ws)
 	}
 }
 
@@ -229,7 +247,7 @@ func TestVerifyWithTemplate(t *testing.T) {
 	if code != exitOK || r.Verify.Received != 500 {
 		t.Fatalf("exit %d verify %+v\n%s", code, r.Verify, stderr)
 	}
-	for _, f := range []string{"lat.hgrm", "lat-delivery.hgrm"} {
+	for _, f := range []string{"lat.hgrm", "lat-enqueue.hgrm", "lat-delivery.hgrm"} {
 		if b, err := os.ReadFile(filepath.Join(dir, f)); err != nil || !bytes.Contains(b, []byte("Percentile")) {
 			t.Errorf("%s: %v %q", f, err, b)
 		}

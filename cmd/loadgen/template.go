@@ -174,6 +174,31 @@ func (t *template) maxLen(symbols []string) int {
 	return n
 }
 
+// minLen bounds the rendered length from below: every number one digit,
+// the shortest symbol. It sizes the publish-to-wire sampler (wire.go).
+func (t *template) minLen(symbols []string) int {
+	shortest := 0
+	for i, s := range symbols {
+		if i == 0 || len(s) < shortest {
+			shortest = len(s)
+		}
+	}
+	n := 0
+	for _, s := range t.segs {
+		switch s.kind {
+		case segLiteral:
+			n += len(s.lit)
+		case segSeq, segTS, segProducer:
+			n++
+		case segSymbol:
+			n += shortest
+		case segStamp:
+			n += stampLen
+		}
+	}
+	return n
+}
+
 // render appends the payload for f to dst and returns it. It does not
 // allocate when dst has room for maxLen bytes.
 func (t *template) render(dst []byte, f *fields) []byte {

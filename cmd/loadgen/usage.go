@@ -57,9 +57,10 @@ Client
 
 Output
   --json                 print the report as one JSON object on stdout
-  --hist FILE            write the publish latency histogram to FILE in the
-                         HdrHistogram percentile-distribution format (plus
-                         FILE-delivery / FILE-flush variants when measured)
+  --hist FILE            write the publish-to-wire latency histogram to FILE in the
+                         HdrHistogram percentile-distribution format, the enqueue
+                         latency to FILE-enqueue (lat.hgrm: lat-enqueue.hgrm), plus
+                         FILE-delivery / FILE-flush when measured
   --hist-unit UNIT       ns, us or ms for --hist values (default us)
   --quiet                no progress line and no notes on stderr
   --interval D           progress line period (default 1s)

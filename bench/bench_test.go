@@ -18,7 +18,8 @@ var sizes = []int{32, 128, 1024}
 // publishing to the test server's discard path; and at 128 B (c) fastpub
 // with 4 producers. It reports each rate, the ratios b/a and c/b, GC cycles
 // and frames per write system call. ns/op and allocs/op are fastpub's (the
-// ceiling runs with the timer stopped).
+// ceiling runs with the timer stopped, once before and once after fastpub;
+// the faster of the two is the ceiling).
 //
 //	go test -run '^$' -bench SideBySide -benchtime 2000000x -count 5 ./bench/
 func BenchmarkSideBySide(b *testing.B) {
@@ -32,7 +33,9 @@ func BenchmarkSideBySide(b *testing.B) {
 func sideBySide(b *testing.B, size int, four bool) {
 	b.ReportAllocs()
 	b.StopTimer()
-	ceil, err := Ceiling("orders", size, b.N)
+	// The ceiling runs before and after fastpub and the faster run counts:
+	// drift on a shared machine then cannot flatter the ratio.
+	before, err := Ceiling("orders", size, b.N)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +45,11 @@ func sideBySide(b *testing.B, size int, four bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ceilRate := float64(b.N) / ceil.Seconds()
+	after, err := Ceiling("orders", size, b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ceilRate := float64(b.N) / min(before, after).Seconds()
 	b.ReportMetric(ceilRate, "ceiling-msgs/s")
 	b.ReportMetric(r.Rate(), "msgs/s")
 	b.ReportMetric(r.Rate()/ceilRate, "ratio-b/a")

@@ -36,7 +36,7 @@ func TestGate(t *testing.T) {
 	frames := *gateFrames
 	t.Logf("%-8s %16s %16s %8s %12s %6s", "payload", "ceiling msgs/s", "fastpub msgs/s", "ratio", "allocs/msg", "GCs")
 	for _, size := range sizes {
-		ceil, err := Ceiling("orders", size, frames)
+		before, err := Ceiling("orders", size, frames)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,12 @@ func TestGate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ceilRate := float64(frames) / ceil.Seconds()
+		after, err := Ceiling("orders", size, frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The faster ceiling run counts, as in BenchmarkSideBySide.
+		ceilRate := float64(frames) / min(before, after).Seconds()
 		ratio := r.Rate() / ceilRate
 		// Allocations are counted over the whole process during the run,
 		// setup included (the test server's connection, the client's ring):

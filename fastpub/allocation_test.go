@@ -3,6 +3,7 @@
 package fastpub_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ func TestPublishAllocatesNothing(t *testing.T) {
 	payload := []byte(`{"id":1,"px":101.25,"sym":"MSFT","side":"buy","qty":100}`)
 	const payloadString = `{"id":1,"px":101.25,"sym":"MSFT","side":"buy","qty":100}`
 	ctx := ctxT(t, 30*time.Second)
+	longTopic := strings.Repeat("t", 300)
 
 	cases := []struct {
 		name string
@@ -46,6 +48,9 @@ func TestPublishAllocatesNothing(t *testing.T) {
 			m := fastpub.Message{Topic: "orders", DataString: payloadString, Expiration: time.Minute, CorrelationID: "abc123"}
 			return c.PublishMessage(ctx, &m)
 		}},
+		{"Publish with a 300-byte topic (sized, then encoded in place)", func() error {
+			return c.Publish(longTopic, payload)
+		}},
 		{"PublishMessage string without expiration", func() error {
 			m := fastpub.Message{Topic: "orders", DataString: payloadString}
 			return c.PublishMessage(ctx, &m)
@@ -70,8 +75,8 @@ func TestPublishAllocatesNothing(t *testing.T) {
 	if err := c.PublishFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Stats().Publishes; got < 8*20000 {
-		t.Fatalf("server counted %d publishes, want at least %d", got, 8*20000)
+	if got := s.Stats().Publishes; got < 9*20000 {
+		t.Fatalf("server counted %d publishes, want at least %d", got, 9*20000)
 	}
 }
 

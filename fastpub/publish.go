@@ -120,6 +120,40 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 	if c.state.Load() != stateLoggedOn {
 		return c.stoppedErr()
 	}
+	// Headers of ordinary size are encoded once, on the stack, and copied:
+	// one pass over the fields gives both the bytes and the frame's size.
+	// Longer ones are sized first and encoded in place.
+	if len(h.Topic)+len(h.CorrelationID)+len(h.SowKey) > maxStackHeader {
+		return c.publishLong(ctx, block, h, data)
+	}
+	var scratch [maxStackHeader + 96]byte
+	hdr, err := frame.AppendPublishHeader(scratch[:0], h)
+	if err != nil {
+		return encodeErr(err)
+	}
+	n := len(hdr) + len(data)
+	if n > c.cfg.maxMessageSize {
+		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
+	}
+	var cl ring.Claim
+	if err := c.claim(ctx, block, &cl, n); err != nil {
+		return err
+	}
+	copy(cl.Buf[copy(cl.Buf, hdr):], data)
+	frame.SetLength(cl.Buf)
+	c.ring.Commit(&cl)
+	return nil
+}
+
+// maxStackHeader bounds the variable header fields (topic, correlation id,
+// SOW key, before escaping) that publish encodes on the stack. The scratch
+// buffer adds room for the fixed fields; escaping can at most double a
+// field, and a header that still does not fit makes append move it to the
+// heap, which only costs an allocation.
+const maxStackHeader = 160
+
+// publishLong is publish for headers too long for the stack scratch.
+func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, data []byte) error {
 	n, err := frame.PublishLen(h, len(data))
 	if err != nil {
 		return encodeErr(err)
@@ -128,18 +162,27 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
-	if block {
-		err = c.ring.ClaimInto(ctx, &cl, n)
-	} else {
-		err = c.ring.TryClaimInto(&cl, n)
-	}
-	if err != nil {
-		return c.claimErr("publish", ctx, err)
+	if err := c.claim(ctx, block, &cl, n); err != nil {
+		return err
 	}
 	// PublishLen validated the header: AppendPublish cannot fail here, and a
 	// claimed range must be committed whatever happens.
 	frame.AppendPublish(cl.Buf[:0], h, data)
 	c.ring.Commit(&cl)
+	return nil
+}
+
+// claim reserves n bytes of the ring, waiting while ctx lasts when block.
+func (c *Client) claim(ctx context.Context, block bool, cl *ring.Claim, n int) error {
+	var err error
+	if block {
+		err = c.ring.ClaimInto(ctx, cl, n)
+	} else {
+		err = c.ring.TryClaimInto(cl, n)
+	}
+	if err != nil {
+		return c.claimErr("publish", ctx, err)
+	}
 	return nil
 }
 

@@ -30,7 +30,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -80,49 +79,25 @@ func (c *Client) writeLoop() {
 		if err := c.ring.Wait(c.stop); err != nil {
 			return // closed and drained, or stopped
 		}
-		// Streaming: write what is committed; while the previous write
-		// found more waiting, the producers are busy, so give them a few
-		// scheduler turns to add to a small batch before the next system
-		// call. The first write after a wake-up goes out at once.
-		for busy := false; ; busy = true {
-			segs, n := c.ring.Peek(w.segs[:0])
-			if n == 0 {
-				break
-			}
-			if busy && n < coalesceBytes {
-				for i := 0; i < coalesceYields; i++ {
-					runtime.Gosched()
-					more, m := c.ring.Peek(w.segs[:0])
-					if m == n {
-						break // the producers added nothing: write now
-					}
-					segs, n = more, m
-					if n >= coalesceBytes {
-						break
-					}
-				}
-			}
-			var err error
-			if w.rc != nil {
-				err = w.writeSegments(c, segs)
-			} else {
-				err = w.writeEach(c, segs)
-			}
-			if err != nil {
-				c.fail("write", err)
-				return
-			}
+		// Write everything committed. While producers keep committing,
+		// Wait returns at once and each writev carries what they committed
+		// during the previous one: batches grow with the load by themselves.
+		segs, n := c.ring.Peek(w.segs[:0])
+		if n == 0 {
+			continue
+		}
+		var err error
+		if w.rc != nil {
+			err = w.writeSegments(c, segs)
+		} else {
+			err = w.writeEach(c, segs)
+		}
+		if err != nil {
+			c.fail("write", err)
+			return
 		}
 	}
 }
-
-// Coalescing under load: a batch smaller than coalesceBytes, found right
-// after a write, waits at most coalesceYields scheduler turns, and only while
-// each turn adds bytes.
-const (
-	coalesceBytes  = 64 << 10
-	coalesceYields = 8
-)
 
 // writeSegments sends segs with writev, resuming partial writes, releasing
 // ring space as the kernel accepts bytes.

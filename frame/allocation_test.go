@@ -82,3 +82,15 @@ func TestAllocations(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendPublishHeaderAllocatesNothing(t *testing.T) {
+	h := Publish{Topic: "orders", CorrelationID: "abc"}
+	var scratch [256]byte
+	allocs := testing.AllocsPerRun(1000, func() {
+		hdr, _ := AppendPublishHeader(scratch[:0], &h)
+		SetLength(hdr)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations, want 0", allocs)
+	}
+}

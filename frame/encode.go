@@ -300,6 +300,26 @@ func AppendPublishString(dst []byte, h *Publish, payload string) ([]byte, error)
 	return AppendPublish(dst, h, unsafe.Slice(unsafe.StringData(payload), len(payload)))
 }
 
+// AppendPublishHeader appends the start of a publish frame: a zero length prefix and the
+// header, without the payload. The caller appends (or copies) the payload after it and then
+// calls SetLength on the whole frame. It validates h exactly as PublishLen does, so a header
+// encoded into scratch memory gives the frame's size without a second pass over the fields.
+// On error dst is returned with its original length.
+func AppendPublishHeader(dst []byte, h *Publish) ([]byte, error) {
+	start := len(dst)
+	out, err := appendPublishHeader(dst, h)
+	if err != nil {
+		return dst[:start], err
+	}
+	return out, nil
+}
+
+// SetLength writes len(frame)-PrefixLen into frame's 4-byte big-endian prefix. frame must be
+// one whole frame, prefix included, of at least PrefixLen bytes and at most 4 GiB.
+func SetLength(frame []byte) {
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-PrefixLen))
+}
+
 // Precomputed openings (zero prefix included) and `,"a":"<list>"` fields of the publish path.
 const (
 	pubOpen   = "\x00\x00\x00\x00" + pubPrefix

@@ -6,8 +6,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/fastpub/fastpub/fastpub"
 )
 
 // Zero-allocation proofs for what loadgen adds to every message: the race
@@ -71,17 +69,7 @@ func TestWireSamplerAllocatesNothing(t *testing.T) {
 	s := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	client, err := fastpub.NewClient("wire-allocs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Connect(ctx, s.URI("json")); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Logon(ctx); err != nil {
-		t.Fatal(err)
-	}
+	client := logonClient(t, ctx, s, "wire-allocs")
 	c := &connection{client: client}
 	c.wire.h = newHistogram()
 	src := (*clientWire)(c)

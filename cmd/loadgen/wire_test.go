@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/fastpub/fastpub/ampstest"
 	"math/bits"
 	"testing"
 	"time"
@@ -238,17 +239,7 @@ func TestWireSamplerClient(t *testing.T) {
 	s := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	client, err := fastpub.NewClient("wire-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Connect(ctx, s.URI("json")); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Logon(ctx); err != nil {
-		t.Fatal(err)
-	}
+	client := logonClient(t, ctx, s, "wire-test")
 	c := &connection{client: client}
 	c.wire.h = newHistogram()
 	src := (*clientWire)(c)
@@ -309,17 +300,7 @@ func TestWireSamplerUnwritten(t *testing.T) {
 	s := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	client, err := fastpub.NewClient("wire-unwritten")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Connect(ctx, s.URI("json")); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Logon(ctx); err != nil {
-		t.Fatal(err)
-	}
+	client := logonClient(t, ctx, s, "wire-unwritten")
 	c := &connection{client: client}
 	c.wire.h = newHistogram()
 	w := newTestSampler(16)
@@ -332,4 +313,21 @@ func TestWireSamplerUnwritten(t *testing.T) {
 	if el := time.Since(t0); el > 2*time.Second {
 		t.Errorf("drain took %v", el)
 	}
+}
+
+// logonClient returns a fastpub client logged on to s, closed with the test.
+func logonClient(t testing.TB, ctx context.Context, s *ampstest.Server, name string) *fastpub.Client {
+	t.Helper()
+	client, err := fastpub.NewClient(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if err := client.Connect(ctx, s.URI("json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

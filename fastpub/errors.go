@@ -27,7 +27,8 @@ var (
 	// ErrDisconnected: the connection failed or the server closed it. The
 	// *ConnectionError that carries it unwraps to the operating system's error.
 	ErrDisconnected = errors.New("fastpub: disconnected")
-	// ErrConnectionRefused: Connect could not reach the server.
+	// ErrConnect: Connect could not reach the server (refused, unreachable,
+	// TLS handshake failed). The *ConnectionError unwraps to the cause.
 	ErrConnect = errors.New("fastpub: connect failed")
 	// ErrTimedOut: a context deadline passed before the server answered
 	// (logon, flush). The *TimedOutError also matches the context's error.

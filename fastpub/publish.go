@@ -3,6 +3,7 @@ package fastpub
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 	"unsafe"
 
@@ -216,16 +217,18 @@ func (c *Client) claimErr(op string, ctx context.Context, err error) error {
 	return err
 }
 
-// encodeErr classifies an encoder error: the topic's are ErrInvalidTopic.
+// encodeErr classifies an encoder error: the topic's are ErrInvalidTopic, a
+// frame beyond what the length prefix can carry is ErrMessageTooLarge.
 func encodeErr(err error) error {
+	var tl *frame.FrameTooLargeError
+	if errors.As(err, &tl) {
+		return &MessageTooLargeError{Size: int(min(tl.Size, math.MaxInt)), Max: int(min(tl.Max, math.MaxInt))}
+	}
 	var ive *frame.InvalidValueError
 	if errors.As(err, &ive) && (ive.Field == "t" || ive.Field == "topic") {
 		return &fieldError{sentinel: ErrInvalidTopic, cause: err}
 	}
-	if errors.Is(err, frame.ErrInvalidValue) {
-		return &fieldError{sentinel: ErrInvalidValue, cause: err}
-	}
-	return &fieldError{sentinel: ErrInvalidTopic, cause: err}
+	return &fieldError{sentinel: ErrInvalidValue, cause: err}
 }
 
 // stringBytes views s as a []byte without copying. The bytes are only read.

@@ -58,9 +58,10 @@ func (c *config) validate() error {
 // with ErrBufferFull) while this many bytes are queued and not yet written to
 // the socket. Messages larger than a sixteenth of it are held in pooled
 // buffers outside the arena, which may hold as many bytes again (and always
-// one message, however large, when nothing else is queued): the client's send
-// memory is at most twice the buffer size plus one message, whatever the
-// number of messages published.
+// one message, however large, when nothing else is queued). With the ring's
+// commit table (16 bytes per 64 bytes of arena) and wrap scratch, the
+// client's send memory is about 2.3 times the buffer size plus one message,
+// whatever the number of messages published.
 func WithBufferSize(bytes int) Option {
 	return func(c *config) error { c.bufferSize = bytes; return nil }
 }

@@ -268,7 +268,15 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 		return err
 	}
 	c.lastSeq, c.serverVersion = ack.lastSeq, ack.version
-	return c.start()
+	if err := c.start(); err != nil {
+		// Only a ring the options did not allow gets here: NewClient
+		// validated them, so this is a bug, reported rather than hidden.
+		c.conn.Close()
+		c.conn, c.fr = nil, nil
+		c.state.Store(stateNew)
+		return err
+	}
+	return nil
 }
 
 type logonAck struct {
@@ -413,16 +421,17 @@ func (c *Client) start() error {
 	c.stop = make(chan struct{})
 	c.writerDone = make(chan struct{})
 	c.readerDone = make(chan struct{})
-	c.state.Store(stateLoggedOn)
-	go c.writeLoop()
-	go c.readLoop()
 	if c.cfg.heartbeat > 0 {
+		// The first frame on the fresh ring: it cannot be full.
 		var buf [64]byte
 		msg := frame.AppendHeartbeatStart(buf[:0], uint32(c.cfg.heartbeat/time.Second))
-		if err := c.enqueue(context.Background(), msg, true); err != nil {
+		if err := c.enqueue(context.Background(), "heartbeat", msg, false); err != nil {
 			return err
 		}
 	}
+	c.state.Store(stateLoggedOn)
+	go c.writeLoop()
+	go c.readLoop()
 	return nil
 }
 

@@ -32,7 +32,7 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	var buf [64]byte
 	msg, err := frame.AppendFlush(buf[:0], &frame.Flush{CommandID: cid, Ack: frame.AckProcessed})
 	if err == nil {
-		err = c.enqueue(ctx, msg, true)
+		err = c.enqueue(ctx, "flush", msg, true)
 	}
 	if err != nil {
 		c.forgetFlush(cid)

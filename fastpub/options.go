@@ -47,8 +47,8 @@ func (c *config) validate() error {
 	if c.bufferSize < 4<<10 || c.bufferSize > 1<<30 || c.bufferSize&(c.bufferSize-1) != 0 {
 		return errors.New("fastpub: buffer size must be a power of two from 4 KiB to 1 GiB")
 	}
-	if c.maxMessageSize < 64 {
-		return errors.New("fastpub: max message size must be at least 64 bytes")
+	if c.maxMessageSize < 64 || c.maxMessageSize > 1<<30 {
+		return errors.New("fastpub: max message size must be from 64 bytes to 1 GiB")
 	}
 	return nil
 }
@@ -67,8 +67,10 @@ func WithBufferSize(bytes int) Option {
 }
 
 // WithMaxMessageSize sets the largest frame, header included, that a publish
-// may produce. Default DefaultMaxMessageSize (4 MiB). A larger message fails
-// with a *MessageTooLargeError and nothing is sent.
+// may produce, from 64 bytes to 1 GiB (the size past which the official
+// client treats an inbound frame as stream corruption). Default
+// DefaultMaxMessageSize (4 MiB). A larger message fails with a
+// *MessageTooLargeError and nothing is sent.
 func WithMaxMessageSize(bytes int) Option {
 	return func(c *config) error { c.maxMessageSize = bytes; return nil }
 }

@@ -137,7 +137,7 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
-	if err := c.claim(ctx, block, &cl, n); err != nil {
+	if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
 		return err
 	}
 	copy(cl.Buf[copy(cl.Buf, hdr):], data)
@@ -163,7 +163,7 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
-	if err := c.claim(ctx, block, &cl, n); err != nil {
+	if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
 		return err
 	}
 	// PublishLen validated the header: AppendPublish cannot fail here, and a
@@ -173,8 +173,9 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 	return nil
 }
 
-// claim reserves n bytes of the ring, waiting while ctx lasts when block.
-func (c *Client) claim(ctx context.Context, block bool, cl *ring.Claim, n int) error {
+// claim reserves n bytes of the ring, waiting while ctx lasts when block; op
+// names the operation in a timeout error.
+func (c *Client) claim(ctx context.Context, op string, block bool, cl *ring.Claim, n int) error {
 	var err error
 	if block {
 		err = c.ring.ClaimInto(ctx, cl, n)
@@ -182,22 +183,16 @@ func (c *Client) claim(ctx context.Context, block bool, cl *ring.Claim, n int) e
 		err = c.ring.TryClaimInto(cl, n)
 	}
 	if err != nil {
-		return c.claimErr("publish", ctx, err)
+		return c.claimErr(ctx, op, err)
 	}
 	return nil
 }
 
 // enqueue puts a pre-encoded control frame (flush, heartbeat) on the ring.
-func (c *Client) enqueue(ctx context.Context, msg []byte, block bool) error {
+func (c *Client) enqueue(ctx context.Context, op string, msg []byte, block bool) error {
 	var cl ring.Claim
-	var err error
-	if block {
-		cl, err = c.ring.Claim(ctx, len(msg))
-	} else {
-		cl, err = c.ring.TryClaim(len(msg))
-	}
-	if err != nil {
-		return c.claimErr("enqueue", ctx, err)
+	if err := c.claim(ctx, op, block, &cl, len(msg)); err != nil {
+		return err
 	}
 	copy(cl.Buf, msg)
 	c.ring.Commit(&cl)
@@ -205,7 +200,7 @@ func (c *Client) enqueue(ctx context.Context, msg []byte, block bool) error {
 }
 
 // claimErr turns a ring error into the client's.
-func (c *Client) claimErr(op string, ctx context.Context, err error) error {
+func (c *Client) claimErr(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, ring.ErrFull):
 		return ErrBufferFull

@@ -40,7 +40,7 @@ func (c *Client) readLoop() {
 			// a beat. Never block the reader on a full buffer: a full
 			// buffer means the writer is busy and the server sees traffic.
 			var buf [32]byte
-			c.enqueue(context.Background(), frame.AppendHeartbeatBeat(buf[:0]), false)
+			c.enqueue(context.Background(), "heartbeat", frame.AppendHeartbeatBeat(buf[:0]), false)
 		}
 	}
 }

@@ -37,7 +37,10 @@
 // A frame whose header is exactly {"c":"p","t":"<topic>"} or {"c":"publish","t":"<topic>"}
 // (no ack, no sequence, no other key, a topic without escapes or control characters) is
 // recognised by a validating scanner that accepts only headers frame.Header.Parse would accept
-// with the same meaning; every other header goes through the full strict parser. While no
+// with the same meaning; every other header goes through the full strict parser. A
+// connection remembers the last header the scanner accepted: a frame that begins with
+// exactly those bytes (a publisher's usual stream to one topic) is recognised by one
+// comparison instead of a scan. While no
 // subscription, rejected topic, pause, CloseAfterFrames, DropDelivery or recording is active
 // server-wide, such a frame is counted and discarded without parsing, locking or allocating;
 // counters are accumulated per connection and published to the shared atomics before every

@@ -115,8 +115,9 @@ func (m *Message) header() (frame.Publish, []byte) {
 	return h, stringBytes(m.DataString)
 }
 
-// publish is the hot path: size the frame, claim that many bytes of the ring,
-// encode into them, commit. The writer goroutine takes it from there.
+// publish is the hot path: encode the header on the stack (which validates it
+// and gives the frame's size), claim that many bytes of the ring, copy header
+// and payload into them, commit. The writer goroutine takes it from there.
 func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data []byte) error {
 	if c.state.Load() != stateLoggedOn {
 		return c.stoppedErr()

@@ -5,23 +5,16 @@ import "sync/atomic"
 // Stats are a client's transport counters. They are updated by the writer
 // goroutine, once per system call, never per publish.
 type Stats struct {
-	BytesWritten uint64 // bytes the kernel accepted
+	BytesWritten uint64 // bytes the kernel accepted (the ring's released position)
 	Writes       uint64 // writev (or TLS write) calls that moved bytes
 	Buffered     int    // bytes queued in the ring, not yet written: the fill level
 	BufferSize   int    // the ring's size (WithBufferSize)
 }
 
-// writerStats are written by the writer goroutine only.
+// writerStats are written by the writer goroutine only. Bytes written are
+// not counted here: they are the ring's released position.
 type writerStats struct {
-	bytes  atomic.Uint64
 	writes atomic.Uint64
-}
-
-func (s *writerStats) add(n int) uint64 {
-	pos := s.bytes.Load() + uint64(n)
-	s.bytes.Store(pos)
-	s.writes.Store(s.writes.Load() + 1)
-	return pos
 }
 
 // Stats returns the client's counters. Safe from any goroutine; zero before
@@ -34,7 +27,7 @@ func (c *Client) Stats() Stats {
 		return Stats{BufferSize: c.cfg.bufferSize}
 	}
 	return Stats{
-		BytesWritten: w.stats.bytes.Load(),
+		BytesWritten: r.Released(),
 		Writes:       w.stats.writes.Load(),
 		Buffered:     r.Len(),
 		BufferSize:   r.Size(),

@@ -6,8 +6,9 @@ package fastpub
 // States (see DESIGN.md for the diagram):
 //
 //	parked   — ring.Wait: nothing committed; the goroutine sleeps on the
-//	           ring's wake channel. A producer's Commit wakes it (the ring's
-//	           parked flag is set before its re-check, so no wake-up is lost).
+//	           ring's wake channel. The Commit of the frame it waits for
+//	           wakes it (the ring records that frame before its re-check, so
+//	           no wake-up is lost).
 //	writing  — ring.Peek hands out the committed stream as one or two arena
 //	           slices plus any oversized frames; one writev sends them all
 //	           (at most IOV_MAX entries); Release frees what the kernel took
@@ -124,8 +125,7 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 		if n <= 0 {
 			return io.ErrShortWrite
 		}
-		w.log.add(w.stats.add(n))
-		c.ring.Release(n)
+		w.wrote(c, n)
 		for n > 0 {
 			l := int(cur[0].Len)
 			if n < l {
@@ -138,6 +138,15 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// wrote records that the kernel took n more bytes: it frees them in the
+// ring (waking producers that wait for room), counts the call, and logs the
+// stream position reached, in that order.
+func (w *writer) wrote(c *Client, n int) {
+	c.ring.Release(n)
+	w.stats.writes.Store(w.stats.writes.Load() + 1)
+	w.log.add(c.ring.Released())
 }
 
 // writev is called by RawConn.Write with the socket's descriptor. It returns
@@ -168,8 +177,7 @@ func (w *writer) writeEach(c *Client, segs [][]byte) error {
 	for _, s := range segs {
 		n, err := w.conn.Write(s)
 		if n > 0 {
-			w.log.add(w.stats.add(n))
-			c.ring.Release(n)
+			w.wrote(c, n)
 		}
 		if err != nil {
 			return err

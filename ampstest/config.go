@@ -49,6 +49,10 @@ type Config struct {
 	// (deliveries, acks) block until the connection's writer drains them. Default (0): 4 MiB.
 	MaxOutbound int
 
+	// State, if set, is shared with every other Server created with the same State: a
+	// replicated group (see State). Default (nil): the server gets a State of its own.
+	State *State
+
 	// Logf, if set, receives one line per connection close (with the reason) and per
 	// unexpected internal condition. It never receives header contents, so never a password.
 	Logf func(format string, args ...any)

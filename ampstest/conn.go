@@ -432,7 +432,7 @@ func (c *conn) publishFailed(h *frame.Header, status, reason string) {
 
 // deliver queues one delivery frame per subscribed connection.
 func (c *conn) deliver(h *frame.Header, payload []byte, ord uint64, tc *topicCounters) {
-	targets := (*c.srv.subTab.Load())[string(h.Topic)]
+	targets := (*c.srv.state.subTab.Load())[string(h.Topic)]
 	if len(targets) == 0 {
 		return
 	}

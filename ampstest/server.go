@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +41,7 @@ type Server struct {
 
 	flags atomic.Uint32
 
-	subMu  sync.Mutex
-	subs   map[*conn]map[string]string // master list: conn → sub_id → topic (guarded by subMu)
-	subTab atomic.Pointer[map[string][]subTarget]
+	state *State // shared with the other members of a group (Config.State), or private
 
 	topicMu sync.Mutex
 	topics  atomic.Pointer[map[string]*topicCounters]
@@ -65,15 +61,8 @@ type Server struct {
 	delivered, dropped, connsTotal                 atomic.Uint64
 }
 
-// subTarget is one connection's subscriptions to one topic.
-type subTarget struct {
-	c      *conn
-	topic  string
-	subID  string // set when the connection has exactly one subscription on the topic
-	subIDs string // "a,b" when it has several (sent as "sids")
-}
-
-// NewServer returns a server with no listener; call Listen, or ServeConn.
+// NewServer returns a server with no listener; call Listen, or ServeConn. It joins
+// cfg.State when set (see State), else it gets a State of its own.
 func NewServer(cfg Config) *Server {
 	s := &Server{
 		cfg:     normalize(cfg),
@@ -81,15 +70,17 @@ func NewServer(cfg Config) *Server {
 		conns:   map[*conn]struct{}{},
 		clients: map[string]*client{},
 		closes:  map[CloseReason]uint64{},
-		subs:    map[*conn]map[string]string{},
 		drops:   map[uint64]struct{}{},
+	}
+	s.state = s.cfg.State
+	if s.state == nil {
+		s.state = NewState()
 	}
 	emptyTopics := map[string]*topicCounters{}
 	s.topics.Store(&emptyTopics)
-	emptySubs := map[string][]subTarget{}
-	s.subTab.Store(&emptySubs)
 	emptyRejects := map[string]struct{}{}
 	s.rejects.Store(&emptyRejects)
+	s.state.join(s)
 	return s
 }
 
@@ -265,6 +256,7 @@ func (s *Server) Close() error {
 		c.abort(CloseServerClosed)
 	}
 	s.wg.Wait()
+	s.state.leave(s)
 	return err
 }
 
@@ -285,10 +277,11 @@ func (s *Server) removeConn(c *conn) {
 // bind makes c the live connection of name, closing an older connection of the same name and
 // user. It returns the failure reason "name in use" when another user holds the name.
 func (s *Server) bind(c *conn, name, user string) (*client, string) {
+	r := s.state.record(name)
 	s.mu.Lock()
 	cl := s.clients[name]
 	if cl == nil {
-		cl = newClient(name)
+		cl = newClient(r)
 		s.clients[name] = cl
 	}
 	var old *conn
@@ -320,29 +313,32 @@ func (s *Server) unbind(c *conn) {
 }
 
 func (s *Server) clientRecord(name string) *client {
+	r := s.state.record(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cl := s.clients[name]
 	if cl == nil {
-		cl = newClient(name)
+		cl = newClient(r)
 		s.clients[name] = cl
 	}
 	return cl
 }
 
+// State returns the state this server uses: Config.State, or its own.
+func (s *Server) State() *State { return s.state }
+
 // LastSequence returns the highest accepted sequence number of a client name (0 if none):
-// the value a logon ack for that name reports as "s" and in "bm".
+// the value a logon ack for that name reports as "s" and in "bm". With a shared State it is
+// the group's value, whichever member accepted the publish.
 func (s *Server) LastSequence(clientName string) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cl := s.clients[clientName]; cl != nil {
-		return cl.last.Load()
-	}
-	return 0
+	return s.state.LastSequence(clientName)
 }
 
 // SetLastSequence sets the last sequence of a client name, as if a transaction log held its
-// history: the next logon ack reports seq, and publishes with s ≤ seq are duplicates.
+// history: the next logon ack reports seq, and publishes with s ≤ seq are duplicates. A value
+// below the current one lowers it: the next logon ack reports the lower L (a server that lost
+// part of its log), and sequences above it are accepted again. With a shared State it applies
+// to every member.
 func (s *Server) SetLastSequence(clientName string, seq uint64) {
 	s.clientRecord(clientName).last.Store(seq)
 }
@@ -571,65 +567,8 @@ func (s *Server) record(f ReceivedFrame) {
 	}
 }
 
-// addSub registers a subscription; it reports false if subID is already used on c.
-func (s *Server) addSub(c *conn, subID, topic string) bool {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	m := s.subs[c]
-	if m == nil {
-		m = map[string]string{}
-		s.subs[c] = m
-	}
-	if _, dup := m[subID]; dup {
-		return false
-	}
-	m[subID] = topic
-	s.rebuildSubsLocked()
-	return true
-}
+// addSub registers a subscription in the server's State.
+func (s *Server) addSub(c *conn, subID, topic string) bool { return s.state.addSub(c, subID, topic) }
 
-// removeSub removes one subscription of c, or all of them when subID is "all" or "".
-func (s *Server) removeSub(c *conn, subID string) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	m := s.subs[c]
-	if m == nil {
-		return
-	}
-	if subID == "" || subID == "all" {
-		delete(s.subs, c)
-	} else {
-		delete(m, subID)
-		if len(m) == 0 {
-			delete(s.subs, c)
-		}
-	}
-	s.rebuildSubsLocked()
-}
-
-// rebuildSubsLocked publishes a new topic → targets table built from the master list.
-func (s *Server) rebuildSubsLocked() {
-	tab := map[string][]subTarget{}
-	for c, m := range s.subs {
-		byTopic := map[string][]string{}
-		for id, t := range m {
-			byTopic[t] = append(byTopic[t], id)
-		}
-		for t, ids := range byTopic {
-			st := subTarget{c: c, topic: t}
-			if len(ids) == 1 {
-				st.subID = ids[0]
-			} else {
-				slices.Sort(ids)
-				st.subIDs = strings.Join(ids, ",")
-			}
-			tab[t] = append(tab[t], st)
-		}
-	}
-	s.subTab.Store(&tab)
-	if len(tab) > 0 {
-		s.flags.Or(flagSubs)
-	} else {
-		s.flags.And(^flagSubs)
-	}
-}
+// removeSub removes subscriptions of c from the server's State (see State.removeSub).
+func (s *Server) removeSub(c *conn, subID string) int { return s.state.removeSub(c, subID) }

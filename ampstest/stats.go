@@ -54,11 +54,10 @@ type topicCounters struct {
 	publishes, bytes, duplicates, rejected, delivered atomic.Uint64
 }
 
-// client is the per-client-name record, kept across connections for the life of the server.
+// client is a server's view of one client name, kept across connections for the life of the
+// server: its counters and live connection, and (embedded) the name's record in the State.
 type client struct {
-	name    string
-	hashStr string // decimal FNV-1a 64 of name: the first field of every bookmark
-	last    atomic.Uint64
+	*record
 
 	frames, bytes, publishes, duplicates, rejected atomic.Uint64
 
@@ -68,11 +67,9 @@ type client struct {
 	logons uint64
 }
 
-func newClient(name string) *client {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return &client{name: name, hashStr: strconv.FormatUint(h.Sum64(), 10)}
-}
+func newClient(r *record) *client { return &client{record: r} }
+
+func nameHashString(name string) string { return strconv.FormatUint(NameHash(name), 10) }
 
 // NameHash returns the stable hash the server puts before the first '|' of every bookmark
 // for a client name: FNV-1a 64 of the name.
@@ -84,13 +81,13 @@ func NameHash(clientName string) uint64 {
 
 // advance records seq as the client's last sequence if it is above the current one; it
 // reports false for a duplicate.
-func (cl *client) advance(seq uint64) bool {
+func (r *record) advance(seq uint64) bool {
 	for {
-		l := cl.last.Load()
+		l := r.last.Load()
 		if seq <= l {
 			return false
 		}
-		if cl.last.CompareAndSwap(l, seq) {
+		if r.last.CompareAndSwap(l, seq) {
 			return true
 		}
 	}

@@ -1,0 +1,197 @@
+package ampstest
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// State is what a group of Servers shares, as the instances of a replicated AMPS pair share
+// their transaction log: the per-client-name records (the last accepted sequence, hence
+// duplicate elimination by client name and sequence across the whole group, and the "s" and
+// "bm" of every logon ack) and the subscriptions (topic fan-out). A publish accepted by any
+// member is delivered exactly once to every matching subscription on every member; a publish
+// whose "s" is not above the name's last sequence is a duplicate on every member, whichever
+// member accepted the original.
+//
+// Create one with NewState and pass it in Config.State to each member. A Server created
+// without one gets a State of its own, so a single server behaves as it always has.
+//
+// What stays per Server: listeners and connections (Stop, Start, Restart, Close and Stall of
+// one member never touch connections to another), the binding of a client name to a live
+// connection (one per name per server: a client that fails over to another member does not
+// close its connection to the first), fault hooks, and every counter in Stats (what that
+// server handled). A State is safe for concurrent use.
+type State struct {
+	mu      sync.Mutex
+	records map[string]*record // client name → record (guarded by mu)
+	members []*Server          // servers using this state, open or stopped (guarded by mu)
+
+	subMu  sync.Mutex
+	subs   map[*conn]map[string]string // master list: conn → sub_id → topic (guarded by subMu)
+	subTab atomic.Pointer[map[string][]subTarget]
+}
+
+// record is the per-client-name state kept in a State: what a transaction log remembers.
+type record struct {
+	name    string
+	hashStr string // decimal FNV-1a 64 of name: the first field of every bookmark
+	last    atomic.Uint64
+}
+
+// subTarget is one connection's subscriptions to one topic.
+type subTarget struct {
+	c      *conn
+	topic  string
+	subID  string // set when the connection has exactly one subscription on the topic
+	subIDs string // "a,b" when it has several (sent as "sids")
+}
+
+// NewState returns an empty State: no client name has history, nothing is subscribed.
+func NewState() *State {
+	st := &State{
+		records: map[string]*record{},
+		subs:    map[*conn]map[string]string{},
+	}
+	empty := map[string][]subTarget{}
+	st.subTab.Store(&empty)
+	return st
+}
+
+// LastSequence returns the last accepted sequence of a client name in this state (0 if
+// none): what a logon ack from any member reports.
+func (st *State) LastSequence(clientName string) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if r := st.records[clientName]; r != nil {
+		return r.last.Load()
+	}
+	return 0
+}
+
+// SetLastSequence sets the last sequence of a client name for every member, as
+// Server.SetLastSequence does.
+func (st *State) SetLastSequence(clientName string, seq uint64) {
+	st.record(clientName).last.Store(seq)
+}
+
+// Forget makes every client name's last sequence 0, as a group that lost its transaction log:
+// every later logon ack reports s=0 and no sequence is a duplicate any more. Subscriptions are
+// not affected.
+func (st *State) Forget() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, r := range st.records {
+		r.last.Store(0)
+	}
+}
+
+// record returns the record of name, creating it on first use.
+func (st *State) record(name string) *record {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r := st.records[name]
+	if r == nil {
+		r = &record{name: name, hashStr: nameHashString(name)}
+		st.records[name] = r
+	}
+	return r
+}
+
+// join makes s a member: it gets the subscription flag from now on.
+func (st *State) join(s *Server) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.members = append(st.members, s)
+	if len(*st.subTab.Load()) > 0 {
+		s.flags.Or(flagSubs)
+	}
+}
+
+// leave removes a closed server from the members.
+func (st *State) leave(s *Server) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if i := slices.Index(st.members, s); i >= 0 {
+		st.members = slices.Delete(st.members, i, i+1)
+	}
+}
+
+// addSub registers a subscription; it reports false if subID is already used on c.
+func (st *State) addSub(c *conn, subID, topic string) bool {
+	st.subMu.Lock()
+	defer st.subMu.Unlock()
+	m := st.subs[c]
+	if m == nil {
+		m = map[string]string{}
+		st.subs[c] = m
+	}
+	if _, dup := m[subID]; dup {
+		return false
+	}
+	m[subID] = topic
+	st.rebuildSubsLocked()
+	return true
+}
+
+// removeSub removes one subscription of c, or all of them when subID is "all" or "";
+// it returns how many it removed.
+func (st *State) removeSub(c *conn, subID string) int {
+	st.subMu.Lock()
+	defer st.subMu.Unlock()
+	m := st.subs[c]
+	if m == nil {
+		return 0
+	}
+	n := 0
+	if subID == "" || subID == "all" {
+		n = len(m)
+		delete(st.subs, c)
+	} else {
+		if _, ok := m[subID]; ok {
+			n = 1
+		}
+		delete(m, subID)
+		if len(m) == 0 {
+			delete(st.subs, c)
+		}
+	}
+	if n > 0 {
+		st.rebuildSubsLocked()
+	}
+	return n
+}
+
+// rebuildSubsLocked publishes a new topic → targets table built from the master list, then
+// sets or clears the subscription flag of every member (after the table, so that a member
+// joining concurrently sees one or the other).
+func (st *State) rebuildSubsLocked() {
+	tab := map[string][]subTarget{}
+	for c, m := range st.subs {
+		byTopic := map[string][]string{}
+		for id, t := range m {
+			byTopic[t] = append(byTopic[t], id)
+		}
+		for t, ids := range byTopic {
+			tg := subTarget{c: c, topic: t}
+			if len(ids) == 1 {
+				tg.subID = ids[0]
+			} else {
+				slices.Sort(ids)
+				tg.subIDs = strings.Join(ids, ",")
+			}
+			tab[t] = append(tab[t], tg)
+		}
+	}
+	st.subTab.Store(&tab)
+	st.mu.Lock()
+	for _, s := range st.members {
+		if len(tab) > 0 {
+			s.flags.Or(flagSubs)
+		} else {
+			s.flags.And(^flagSubs)
+		}
+	}
+	st.mu.Unlock()
+}

@@ -41,13 +41,21 @@ type Config struct {
 	// ErrTooLarge. 1 <= MaxClaim <= MaxExternalLimit. Default DefaultMaxClaim
 	// (64 MiB).
 	MaxClaim int
-	// MaxFrames bounds the frames claimed and not yet seen committed by the
-	// consumer (Wait and Peek look); Claim blocks (TryClaim fails) beyond it.
+	// MaxFrames bounds the frames claimed and not yet released; Claim blocks
+	// (TryClaim fails) beyond it.
 	// It sizes the commit table (16 bytes per frame) through which producers
 	// commit without waiting for each other. Rounded up to a power of two in
 	// [MinMaxFrames, MaxMaxFrames]. Default Size/64 (at least 1024), enough
 	// to fill the arena with 64-byte frames.
 	MaxFrames int
+	// Retain keeps frames after they are sent: Sent only advances the send
+	// cursor, and the consumer frees frames with DiscardThrough (a publish
+	// store frees them when the server has persisted them) and can send them
+	// again after Rewind. The ring then holds at most Size arena bytes,
+	// MaxExternal external bytes (or one larger frame) and MaxFrames frames
+	// unsent or unacknowledged. Default false: Sent frees every whole frame
+	// it covers.
+	Retain bool
 }
 
 // withDefaults returns cfg with zero fields replaced by their defaults.

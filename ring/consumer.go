@@ -18,7 +18,7 @@ package ring
 func (r *Ring) Wait(done <-chan struct{}) error {
 	closeCh := r.closeCh
 	for i := 0; ; i++ {
-		if r.hasData() {
+		if r.hasData() || r.takeKick() {
 			return nil
 		}
 		if r.drainedClosed() {
@@ -28,7 +28,7 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 			continue
 		}
 		r.waitSeq.Store(r.nseq + 1)
-		if r.hasData() {
+		if r.hasData() || r.takeKick() {
 			r.waitSeq.Store(0)
 			return nil
 		}
@@ -38,6 +38,10 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 		}
 		select {
 		case <-r.data:
+			if r.takeKick() {
+				r.waitSeq.Store(0)
+				return nil
+			}
 		case <-done:
 			r.waitSeq.Store(0)
 			if r.hasData() {
@@ -51,19 +55,36 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 	}
 }
 
-// hasData reports whether committed bytes are unreleased: seen already, or
-// the next frame is committed.
+// hasData reports whether committed bytes are unsent: seen already, or the
+// next frame is committed.
 func (r *Ring) hasData() bool {
-	return r.cpos != r.rel || r.done[r.slot(r.nseq)].Load()&^extFlag > r.cpos
+	return r.cpos != r.sent || r.done[r.slot(r.nseq)].Load()&^extFlag > r.cpos
+}
+
+// takeKick consumes a pending Kick.
+func (r *Ring) takeKick() bool {
+	return r.kicked.Load() && r.kicked.Swap(false)
+}
+
+// Kick makes the consumer's current or next Wait return nil even when there
+// is nothing to send, so that it can act on something other than data (a
+// publish store's acknowledgement, say). Safe from any goroutine; kicks
+// coalesce.
+func (r *Ring) Kick() {
+	r.kicked.Store(true)
+	select {
+	case r.data <- struct{}{}:
+	default:
+	}
 }
 
 // drainedClosed reports whether the ring is closed and every frame claimed
-// before Close is committed and released.
+// before Close is committed and sent.
 func (r *Ring) drainedClosed() bool {
 	if !r.closed.Load() {
 		return false
 	}
-	return (r.claim.Load()-r.rel)&posMask == 0
+	return (r.claim.Load()-r.sent)&posMask == 0
 }
 
 // walk advances the consumer's view over the frames committed in order
@@ -101,13 +122,14 @@ func (r *Ring) walk() {
 		r.seenExtB += extBytes
 		r.seenExt.Store(r.seenExtB)
 	}
-	// committed before seqBase: Committed relies on it (a reader that saw
-	// the old committed word and then a slot rewritten by a frame that the
-	// new seqBase admitted sees the new committed word on its re-check).
+	// seqBase counts released frames, which never pass the frames seen
+	// committed: Committed relies on it (a reader that saw the old committed
+	// word and then a slot rewritten by a frame that a newer seqBase
+	// admitted sees a new committed word on its re-check).
 	r.committed.Store(pack(seq, pos))
-	r.seqBase.Store(seq)
-	r.advanceFloor()
-	r.wakeProducer() // seqBase (and maybe the floor) moved
+	if r.advanceFloor() {
+		r.wakeProducer() // the floor moved past an external frame
+	}
 }
 
 // Peek appends to iov, up to cap(iov) entries, the committed and unreleased
@@ -119,8 +141,12 @@ func (r *Ring) walk() {
 // newly committed ones. It never allocates (it appends only within cap).
 func (r *Ring) Peek(iov [][]byte) ([][]byte, int) {
 	r.walk()
-	pos := r.rel
-	for h := r.head; pos < r.cpos && len(iov) < cap(iov); {
+	pos := r.sent
+	h := r.head
+	for h < r.tail && r.ext[h&(r.extSlots-1)].start+r.ext[h&(r.extSlots-1)].n <= pos {
+		h++ // sent already, kept until released
+	}
+	for pos < r.cpos && len(iov) < cap(iov) {
 		next := r.cpos // start of the next external frame, capped at cpos
 		var e *extEntry
 		if h < r.tail {
@@ -139,14 +165,16 @@ func (r *Ring) Peek(iov [][]byte) ([][]byte, int) {
 		pos = e.start + e.n
 		h++
 	}
-	return iov, int(pos - r.rel)
+	return iov, int(pos - r.sent)
 }
 
-// Release marks n stream bytes, from the oldest, as written: it frees their
-// arena space, returns fully released external buffers to the pool, and
-// wakes producers blocked in Claim. Slices from Peek that n covers must not
-// be used afterwards. Releasing more than is committed panics. Release is
-// the single point where bytes are freed.
+// Release marks n stream bytes, from the oldest unreleased, as written and
+// frees them: it frees their arena space, returns fully released external
+// buffers to the pool, and wakes producers blocked in Claim. Slices from Peek
+// that n covers must not be used afterwards. Releasing more than is committed
+// panics. Release frees bytes exactly, also in the middle of a frame; a
+// consumer that may need to send a frame again (after a reconnect) uses
+// Sent, which frees whole frames only, or Retain with DiscardThrough.
 func (r *Ring) Release(n int) {
 	if n <= 0 {
 		if n < 0 {
@@ -154,14 +182,139 @@ func (r *Ring) Release(n int) {
 		}
 		return
 	}
-	old := r.rel
-	nr := old + uint64(n)
-	if nr > r.cpos || nr < old {
+	nr := r.rel + uint64(n)
+	if nr > r.cpos || nr < r.rel {
 		r.walk() // Release without Peek
 	}
-	if nr > r.cpos || nr < old {
+	if nr > r.cpos || nr < r.rel {
 		panic("ring: Release beyond the committed stream")
 	}
+	seq, bound := r.relSeq, r.relBound
+	for seq < r.nseq {
+		end := r.done[r.slot(seq)].Load() &^ extFlag
+		if end > nr {
+			break
+		}
+		seq, bound = seq+1, end
+	}
+	r.releaseTo(nr, seq, bound)
+	if r.sent < nr {
+		r.sent = nr
+		r.sentA.Store(nr)
+	}
+}
+
+// Sent reports that n more bytes from the send cursor (the start of what
+// Peek returns) went to the socket: the next Peek starts after them. Without
+// Retain it frees every frame that is now sent whole (a frame cut by a
+// partial write stays until the rest of it is sent, so Rewind can send it
+// again from its start); with Retain it frees nothing. Sending more than is
+// committed panics.
+func (r *Ring) Sent(n int) {
+	if n < 0 {
+		panic("ring: Sent of a negative count")
+	}
+	ns := r.sent + uint64(n)
+	if ns > r.cpos {
+		panic("ring: Sent beyond the committed stream")
+	}
+	r.sent = ns
+	r.sentA.Store(ns)
+	if r.retain || n == 0 {
+		return
+	}
+	if ns == r.cpos { // the usual case: everything peeked went out
+		r.releaseTo(ns, r.nseq, ns)
+		return
+	}
+	seq, bound := r.relSeq, r.relBound
+	for seq < r.nseq {
+		end := r.done[r.slot(seq)].Load() &^ extFlag
+		if end > ns {
+			break
+		}
+		seq, bound = seq+1, end
+	}
+	if seq != r.relSeq {
+		r.releaseTo(bound, seq, bound)
+	}
+}
+
+// DiscardThrough frees every frame up to and including frame seq (Claim.Seq),
+// sent or not, in O(1) plus one step per external frame freed: the frame's
+// end is in the commit table. Frames not yet committed cannot be discarded:
+// seq is clamped to the last committed frame. Frames already freed are
+// ignored. If the send cursor was below the new release point, it moves up.
+// For a Retain ring (a publish store's acknowledgements); also valid
+// without Retain.
+func (r *Ring) DiscardThrough(seq uint64) {
+	if seq < r.relSeq {
+		return
+	}
+	if seq >= r.nseq {
+		r.walk()
+		if seq >= r.nseq {
+			if r.nseq == r.relSeq {
+				return
+			}
+			seq = r.nseq - 1
+		}
+	}
+	end := r.done[r.slot(seq)].Load() &^ extFlag
+	r.releaseTo(end, seq+1, end)
+	if r.sent < end {
+		r.sent = end
+		r.sentA.Store(end)
+	}
+}
+
+// Rewind moves the send cursor back to the first unreleased byte, the start
+// of the oldest frame not yet freed: the next Peek returns every unreleased
+// frame again, whole, in order (a new connection's replay).
+func (r *Ring) Rewind() {
+	r.sent = r.relBound
+	if r.rel != r.relBound {
+		// Release freed part of frame relSeq; it cannot be sent whole.
+		r.sent = r.rel
+	}
+	r.sentA.Store(r.sent)
+}
+
+// AppendFrame appends the bytes of frame seq (Claim.Seq) to dst, provided
+// the frame is committed, seen by the consumer (Wait/Peek) and not freed,
+// and reports whether it was. For a consumer that frees whole frames (Sent,
+// DiscardThrough): a frame cut by Release is not available.
+func (r *Ring) AppendFrame(dst []byte, seq uint64) ([]byte, bool) {
+	if seq < r.relSeq || seq >= r.nseq || (seq == r.relSeq && r.rel != r.relBound) {
+		return dst, false
+	}
+	start := r.relBound
+	if seq > r.relSeq {
+		start = r.done[r.slot(seq-1)].Load() &^ extFlag
+	}
+	v := r.done[r.slot(seq)].Load()
+	end := v &^ extFlag
+	if v&extFlag != 0 {
+		for h := r.head; h < r.tail; h++ {
+			if e := &r.ext[h&(r.extSlots-1)]; e.start == start {
+				return append(dst, e.bb.B[:e.n]...), true
+			}
+		}
+		return dst, false
+	}
+	off := start & r.mask
+	n := end - start
+	if off+n <= r.size {
+		return append(dst, r.arena[off:off+n]...), true
+	}
+	dst = append(dst, r.arena[off:]...)
+	return append(dst, r.arena[:n-(r.size-off)]...), true
+}
+
+// releaseTo frees the stream up to nr: frames below seq are released whole
+// (the first byte of frame seq is bound), and nr may lie inside frame seq.
+func (r *Ring) releaseTo(nr, seq, bound uint64) {
+	old := r.rel
 	var freedBytes, freedCount, extRel uint64
 	for h := r.head; h < r.tail; h++ {
 		e := &r.ext[h&(r.extSlots-1)]
@@ -184,6 +337,11 @@ func (r *Ring) Release(n int) {
 	if extRel != 0 {
 		r.relExtCt += extRel
 		r.relExt.Store(r.relExtCt)
+	}
+	if seq != r.relSeq {
+		r.relSeq, r.relBound = seq, bound
+		r.relSeqA.Store(seq)
+		r.seqBase.Store(seq)
 	}
 	r.advanceFloor()
 	if freedCount != 0 {

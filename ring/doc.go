@@ -6,7 +6,7 @@
 // then Peek, which hands out the committed bytes as a logical byte STREAM in
 // claim order: arena bytes as one slice per contiguous run (two where a run
 // wraps the arena end) and each external frame as its own entry, ready for
-// one writev. The writer then calls Release(written). The arena holds only the
+// one writev. The writer then calls Sent(written). The arena holds only the
 // bytes the producers wrote, back to back: no per-frame metadata, no padding.
 // Nothing allocates on the claim, commit, peek and release paths, blocking
 // included (the first use of an external buffer size may allocate in its
@@ -40,7 +40,7 @@
 // The claim word packs [closed:1][seq:27][pos:36]: the number of frames
 // claimed and the stream position claimed, both truncated. Claim loads the
 // word, then two full (64-bit) bases, F and S0 (the number of frames the
-// consumer has seen committed), reconstructs the full counters as
+// consumer has released), reconstructs the full counters as
 //
 //	pos = F  + ((word - F)       mod 2^36)
 //	seq = S0 + ((word>>36 - S0)  mod 2^27)
@@ -92,8 +92,8 @@
 // its private queue. Any other value in the entry is the End of the frame
 // MaxFrames (or a multiple) earlier, already walked, so at most the committed
 // position, or zero: it stops the walk. It cannot be a newer frame's End:
-// frame s+MaxFrames cannot be claimed before the consumer has walked past s
-// and published that in S0. So the consumer only ever sees a prefix of the
+// frame s+MaxFrames cannot be claimed before the consumer has released s
+// (S0 counts released frames, which never pass the frames walked). So the consumer only ever sees a prefix of the
 // stream in which every frame is committed, in claim order. The consequence
 // of committing out of order: a producer descheduled between Claim and
 // Commit delays the visibility of every later frame (their Commits return at
@@ -135,13 +135,31 @@
 // producer and the consumer. No allocation anywhere: the channels exist from
 // New.
 //
+// # Sending, releasing, retaining
+//
+// The consumer keeps two cursors: the send position (where Peek starts) and
+// the release position (below which space is free). Sent(n) advances the
+// send position; without Config.Retain it also frees every frame that is now
+// sent whole, so a frame cut by a partial write stays intact and Rewind can
+// send it again from its first byte on a new connection. With Retain, Sent
+// frees nothing: frames stay until DiscardThrough(seq), which frees every
+// frame up to seq in O(1) (the frame's End is in its commit-table entry,
+// which stays valid while the frame is unreleased, because MaxFrames counts
+// frames claimed and not released), and Rewind sends every unreleased frame
+// again, whole and in order. That makes the ring the publish store's memory:
+// its bounds (Size, MaxExternal, MaxFrames) are the store's bounds, and a
+// full store blocks Claim exactly as a full send buffer does. Release(n) is
+// the older byte-exact form (frees n bytes, mid-frame if need be). Kick wakes
+// a parked Wait without data, so the consumer can apply discards that
+// another goroutine decided on.
+//
 // # Bounds and ownership
 //
 // Memory is the arena, the commit table (16 bytes x MaxFrames), the wrap
 // scratch (MaxInline), the external queue (at most 4096 entries) and external
 // buffers up to max(MaxExternal, MaxClaim). Nothing grows with the number of
 // frames. Claim.Buf is owned by the ring; the producer must not touch it
-// after Commit. Peek's slices alias the ring until Release covers them.
-// Release is the single point where bytes are freed, so a later publish store
-// can keep frames until an ack by releasing later.
+// after Commit. Peek's slices alias the ring until the release position
+// passes them. Release, Sent and DiscardThrough are the only points where
+// bytes are freed.
 package ring

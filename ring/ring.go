@@ -127,7 +127,17 @@ type Ring struct {
 	seenExtB uint64 // == seenExt
 	head     uint64 // external queue: entries [head, tail) in stream order
 	tail     uint64
+	sent     uint64 // stream position handed out and reported sent (Sent, Release)
+	relSeq   uint64 // frames released: every frame below it is freed
+	relBound uint64 // End of frame relSeq-1: the first byte of frame relSeq
 	_        cpu.CacheLinePad
+
+	// Published copies of the consumer's send cursor and released frames,
+	// for statistics and for ClaimedSeq.
+	sentA   atomic.Uint64
+	relSeqA atomic.Uint64
+	kicked  atomic.Bool // set by Kick: the next Wait returns even without data
+	_       cpu.CacheLinePad
 
 	// Immutable after New (the slices' elements are shared as documented).
 	arena       []byte
@@ -144,6 +154,7 @@ type Ring struct {
 	maxExternal uint64
 	maxClaim    int
 	extSlots    uint64
+	retain      bool          // Config.Retain: Sent frees nothing, DiscardThrough does
 	space       chan struct{} // 1 slot: wakes a producer parked in Claim
 	data        chan struct{} // 1 slot: wakes the consumer parked in Wait
 	closeCh     chan struct{} // closed by Close
@@ -185,6 +196,7 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 		maxExternal: uint64(cfg.MaxExternal),
 		maxClaim:    cfg.MaxClaim,
 		extSlots:    uint64(slots),
+		retain:      cfg.Retain,
 		space:       make(chan struct{}, 1),
 		data:        make(chan struct{}, 1),
 		closeCh:     make(chan struct{}),
@@ -193,6 +205,9 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 	r.claim.Store(w)
 	r.committed.Store(w)
 	r.rel, r.fl, r.nseq, r.cpos = pos, pos, seq, pos
+	r.sent, r.relSeq, r.relBound = pos, seq, pos
+	r.sentA.Store(pos)
+	r.relSeqA.Store(seq)
 	r.released.Store(pos)
 	r.floor.Store(pos)
 	r.seqBase.Store(seq)
@@ -618,4 +633,25 @@ func (r *Ring) Len() int {
 		return int(r.size)
 	}
 	return int(in)
+}
+
+// SendPos returns the stream position the consumer has reported sent (Sent,
+// Release, DiscardThrough): the bytes handed to the socket, for statistics.
+// Safe from any goroutine.
+func (r *Ring) SendPos() uint64 { return r.sentA.Load() }
+
+// ReleasedSeq returns the number of frames freed so far: every frame below
+// it is released. Safe from any goroutine.
+func (r *Ring) ReleasedSeq() uint64 { return r.relSeqA.Load() }
+
+// ClaimedSeq returns the number of frames claimed so far: the Seq the next
+// claim gets. Safe from any goroutine.
+func (r *Ring) ClaimedSeq() uint64 {
+	for {
+		b := r.seqBase.Load()
+		w := r.claim.Load()
+		if r.seqBase.Load() == b {
+			return unpackSeq(w, b)
+		}
+	}
 }

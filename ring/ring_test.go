@@ -740,10 +740,16 @@ func TestMaxFrames(t *testing.T) {
 			}
 		}
 	}
-	// Peek moved the consumer's frame count: claims fit again, before any
-	// Release.
+	// MaxFrames bounds frames not yet released: seeing them is not enough.
+	if err := r.TryClaimInto(&c, 3); !errors.Is(err, ErrFull) {
+		t.Fatalf("claim after Peek, before Sent = %v, want ErrFull", err)
+	}
+	r.Sent(n)
+	if r.ReleasedSeq() != 256 || r.Released() != 768 {
+		t.Fatalf("after Sent: released %d frames, %d bytes; want 256, 768", r.ReleasedSeq(), r.Released())
+	}
 	if err := r.TryClaimInto(&c, 3); err != nil {
-		t.Fatalf("claim after Peek: %v", err)
+		t.Fatalf("claim after Sent: %v", err)
 	}
 	r.Commit(&c)
 }

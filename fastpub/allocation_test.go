@@ -3,6 +3,8 @@
 package fastpub_test
 
 import (
+	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,94 +14,160 @@ import (
 )
 
 // The publish path allocates nothing, over a real loopback connection to the
-// test server. testing.AllocsPerRun counts every allocation in the process
-// during the runs, so this also covers the client's writer and reader
-// goroutines and the server.
+// test server, for every publish variant: see checkPublishAllocatesNothing.
 func TestPublishAllocatesNothing(t *testing.T) {
-	s := startServer(t, ampstest.Config{})
-	c := connect(t, s.URI("json"), "alloc-test")
+	checkPublishAllocatesNothing(t)
+}
+
+// gatePublishes is how many publishes each variant makes while the gate
+// counts allocations.
+const gatePublishes = 100_000
+
+// gateSlack is how many allocations in the whole process the gate tolerates
+// per variant. They are the runtime's and the buffer pool's, not the publish
+// path's: a goroutine that parked on one P and wakes on another moves its
+// wait records (sudogs) between the Ps' caches, and refilling a cache
+// allocates; a GC cycle's workers allocate; bytebufferpool recalibrates.
+// Measured: 0 to 72 per 100,000 publishes. The gate also checks that the
+// writer made at least 10 × gateSlack system calls, so that one allocation
+// per writev (or per publish) cannot hide in the slack.
+const gateSlack = 128
+
+// gateBuffer is the gate's send buffer: small, so that the writer makes many
+// system calls.
+const gateBuffer = 64 << 10
+
+// publishVariant is one way to publish, as the gate calls it.
+type publishVariant struct {
+	name string
+	size int // the payload's size, about
+	f    func(c *fastpub.Client) error
+}
+
+// publishVariants lists every publish entry point, with the message shapes
+// that take different paths: headers encoded on the stack, long headers
+// sized and encoded in place, oversized frames in pooled buffers.
+func publishVariants(ctx context.Context) []publishVariant {
 	payload := []byte(`{"id":1,"px":101.25,"sym":"MSFT","side":"buy","qty":100}`)
 	const payloadString = `{"id":1,"px":101.25,"sym":"MSFT","side":"buy","qty":100}`
-	ctx := ctxT(t, 30*time.Second)
 	longTopic := strings.Repeat("t", 300)
-
-	cases := []struct {
-		name string
-		f    func() error
-	}{
-		{"Publish []byte", func() error { return c.Publish("orders", payload) }},
-		{"PublishString", func() error { return c.PublishString("orders", payloadString) }},
-		{"DeltaPublish", func() error { return c.DeltaPublish("orders", payload) }},
-		{"TryPublish", func() error {
-			for i := 0; i < 1000; i++ {
-				if err := c.TryPublish("orders", payload); err == nil {
-					return nil
-				}
-				time.Sleep(time.Millisecond)
+	big := []byte(strings.Repeat("b", 5000)) // over a sixteenth of the gate's 64 KiB buffer: a pooled buffer of its own
+	try := func(f func() error) error {
+		// A bounded spin: the buffer is small, so TryPublish often finds it full.
+		var err error
+		for i := 0; i < 10_000_000; i++ {
+			if err = f(); err != fastpub.ErrBufferFull {
+				return err
 			}
-			return fastpub.ErrBufferFull
+			runtime.Gosched()
+		}
+		return err
+	}
+	return []publishVariant{
+		{"Publish", len(payload), func(c *fastpub.Client) error { return c.Publish("orders", payload) }},
+		{"PublishString", len(payload), func(c *fastpub.Client) error { return c.PublishString("orders", payloadString) }},
+		{"DeltaPublish", len(payload), func(c *fastpub.Client) error { return c.DeltaPublish("orders", payload) }},
+		{"DeltaPublishString", len(payload), func(c *fastpub.Client) error { return c.DeltaPublishString("orders", payloadString) }},
+		{"PublishContext", len(payload), func(c *fastpub.Client) error { return c.PublishContext(ctx, "orders", payload) }},
+		{"TryPublish", len(payload), func(c *fastpub.Client) error {
+			return try(func() error { return c.TryPublish("orders", payload) })
 		}},
-		{"PublishContext", func() error { return c.PublishContext(ctx, "orders", payload) }},
-		{"PublishMessage []byte with expiration", func() error {
-			m := fastpub.Message{Topic: "orders", Data: payload, Expiration: 30 * time.Second}
+		{"PublishMessage with every header", len(payload), func(c *fastpub.Client) error {
+			m := fastpub.Message{Topic: "orders", Data: payload, Delta: true, Expiration: 30 * time.Second, CorrelationID: "abc123", SowKey: "k1"}
 			return c.PublishMessage(ctx, &m)
 		}},
-		{"PublishMessage string with expiration and correlation id", func() error {
-			m := fastpub.Message{Topic: "orders", DataString: payloadString, Expiration: time.Minute, CorrelationID: "abc123"}
-			return c.PublishMessage(ctx, &m)
-		}},
-		{"Publish with a 300-byte topic (sized, then encoded in place)", func() error {
-			return c.Publish(longTopic, payload)
-		}},
-		{"PublishMessage string without expiration", func() error {
+		{"PublishMessage string", len(payload), func(c *fastpub.Client) error {
 			m := fastpub.Message{Topic: "orders", DataString: payloadString}
 			return c.PublishMessage(ctx, &m)
 		}},
+		{"TryPublishMessage", len(payload), func(c *fastpub.Client) error {
+			m := fastpub.Message{Topic: "orders", DataString: payloadString, Expiration: time.Minute}
+			return try(func() error { return c.TryPublishMessage(&m) })
+		}},
+		{"Publish with a 300-byte topic", 300 + len(payload), func(c *fastpub.Client) error { return c.Publish(longTopic, payload) }},
+		{"Publish oversized", len(big), func(c *fastpub.Client) error { return c.Publish("big", big) }},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			allocs := testing.AllocsPerRun(20000, func() {
-				if e := tc.f(); e != nil {
-					err = e
+}
+
+// checkPublishAllocatesNothing is the zero-allocation gate: it logs a client
+// on to a test server over loopback TCP (a gateBuffer send buffer, so that
+// the writer makes thousands of writev calls; opts come after it and must
+// not change the buffer size) and, for every publish variant, counts
+// runtime.MemStats.Mallocs for the whole process (publisher, writer, reader,
+// server) over gatePublishes publishes and until the writer has written them
+// all. It fails on more than gateSlack allocations per variant, or when the
+// writer made too few calls for the slack to be smaller than one allocation
+// per call.
+// GOMAXPROCS is at least 2 while it runs, so that the writer runs on its own
+// P alongside the publishing goroutine, as in production.
+//
+// It is a helper so that other configurations (the publish store) can pass
+// their options through the same gate.
+func checkPublishAllocatesNothing(t *testing.T, opts ...fastpub.Option) {
+	t.Helper()
+	if prev := runtime.GOMAXPROCS(0); prev < 2 {
+		runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
+	s := startServer(t, ampstest.Config{})
+	c := connect(t, s.URI("json"), "alloc-gate", append([]fastpub.Option{fastpub.WithBufferSize(gateBuffer)}, opts...)...)
+	ctx := ctxT(t, 2*time.Minute)
+	for _, v := range publishVariants(ctx) {
+		t.Run(v.name, func(t *testing.T) {
+			// Warm up (pooled buffers, the netpoller's first park), then
+			// start counting.
+			for i := 0; i < 1000; i++ {
+				if err := v.f(c); err != nil {
+					t.Fatal(err)
 				}
-			})
-			if err != nil {
-				t.Fatal(err)
 			}
-			if allocs != 0 {
-				t.Fatalf("%v allocations per publish, want 0", allocs)
+			waitWritten(t, c)
+			writes0 := c.Stats().Writes
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			// Chunks of an eighth of the buffer, each written before the
+			// next: no publish waits for room (a publish that does parks on
+			// a channel, and the runtime allocates wait records as it
+			// likes), and the writer makes thousands of calls.
+			chunk := max(1, gateBuffer/8/(v.size+128))
+			for i := 0; i < gatePublishes; i++ {
+				if err := v.f(c); err != nil {
+					t.Fatal(err)
+				}
+				if i%chunk == chunk-1 {
+					waitWritten(t, c)
+				}
+			}
+			waitWritten(t, c)
+			runtime.ReadMemStats(&after)
+			writes := c.Stats().Writes - writes0
+			mallocs := after.Mallocs - before.Mallocs
+			t.Logf("%d publishes, %d writev calls, %d allocations in the process", gatePublishes, writes, mallocs)
+			if mallocs > gateSlack {
+				t.Fatalf("%d allocations during %d publishes and %d writes, want at most %d", mallocs, gatePublishes, writes, gateSlack)
+			}
+			if writes < 10*gateSlack {
+				t.Fatalf("only %d writev calls: too few for the gate to see one allocation per call", writes)
 			}
 		})
 	}
 	if err := c.PublishFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Stats().Publishes; got < 9*20000 {
-		t.Fatalf("server counted %d publishes, want at least %d", got, 9*20000)
+	if want := uint64(len(publishVariants(ctx)) * (gatePublishes + 1000)); s.Stats().Publishes != want {
+		t.Fatalf("server counted %d publishes, want %d", s.Stats().Publishes, want)
 	}
 }
 
-// A message larger than the arena's inline limit travels in a pooled buffer
-// of its own: still no allocation once the pool is warm.
-func TestOversizedPublishAllocatesNothing(t *testing.T) {
-	s := startServer(t, ampstest.Config{})
-	c := connect(t, s.URI("json"), "alloc-big", fastpub.WithBufferSize(64<<10))
-	big := make([]byte, 16<<10) // > 64 KiB / 16
-	for i := range big {
-		big[i] = 'a'
-	}
-	for i := 0; i < 100; i++ { // warm the pool
-		if err := c.Publish("big", big); err != nil {
-			t.Fatal(err)
+// waitWritten waits until the writer has written everything queued, without
+// allocating (Stats and Queued do not). A generous watchdog bounds it.
+func waitWritten(t *testing.T, c *fastpub.Client) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; c.Stats().BytesWritten != c.Queued(); i++ {
+		if i%1024 == 0 && time.Now().After(deadline) {
+			t.Fatalf("the writer wrote %d of %d bytes in a minute", c.Stats().BytesWritten, c.Queued())
 		}
-	}
-	allocs := testing.AllocsPerRun(2000, func() {
-		if err := c.Publish("big", big); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Fatalf("%v allocations per oversized publish, want 0", allocs)
+		runtime.Gosched()
 	}
 }

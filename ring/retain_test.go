@@ -24,7 +24,7 @@ func TestRetainModel(t *testing.T) {
 		for _, start := range [][2]uint64{{0, 0}, {1<<36 - 5000, 1<<27 - 300}} {
 			rng := rand.New(rand.NewPCG(seed, start[0]))
 			r := newRing(t, Config{Size: MinSize, MaxInline: 512, MaxExternal: 8 << 10, MaxFrames: 256, Retain: true}, start[0], start[1])
-			var frames []modelFrame // unreleased, in order
+			var frames []modelFrame  // unreleased, in order
 			sentIdx, sentOff := 0, 0 // send cursor: frame index into frames, offset in it
 			iov := make([][]byte, 0, 16)
 			for step := 0; step < 4000; step++ {

@@ -112,7 +112,12 @@
 // failed connection, a flush or a publish blocked longer than
 // --flush-timeout, a lost, duplicated or reordered message (--verify), or a
 // count mismatch with the embedded server; 2 on a command-line mistake; 130
-// when interrupted (SIGINT/SIGTERM) without any of those. An interrupt stops
+// when interrupted (SIGINT/SIGTERM) without any of those. Output files
+// (--hist, --cpuprofile) are checked before anything is published: a
+// directory that does not exist is a command-line mistake (status 2). The
+// shutdown (the final flush and Close) is bounded by one --flush-timeout
+// from the end of publishing; a connection that failed is not drained, so a
+// stopped server cannot hold the process past it. An interrupt stops
 // the producers, flushes, and still prints the report; a second one quits at
 // once.
 //

@@ -72,7 +72,11 @@ type connection struct {
 	prods  []*producer
 	failed atomic.Bool   // a publish or flush failed: no end markers, no final flush
 	done   time.Duration // when its final flush was acknowledged (written by finish)
-	wire   wireHist      // publish-to-wire latency of its producers' samples
+	// deadline ends the connection's shutdown: its producers' end plus
+	// --flush-timeout bounds the final flush and Close together (written by
+	// finish before the final flush).
+	deadline time.Time
+	wire     wireHist // publish-to-wire latency of its producers' samples
 }
 
 // loop is the producer's hot path: pace, render, publish, measure. It
@@ -225,6 +229,7 @@ func (p *producer) fail(r *loadRun, err error) {
 // connection's duration).
 func (c *connection) finish(r *loadRun, wg *sync.WaitGroup, markers bool, run uint32) {
 	wg.Wait()
+	c.deadline = time.Now().Add(r.cfg.flushTimeout)
 	c.flushFinal(r, markers, run)
 	c.done = time.Since(r.start)
 	deadline := time.Now().Add(wireDrainWait)
@@ -239,7 +244,7 @@ func (c *connection) flushFinal(r *loadRun, markers bool, run uint32) {
 	if c.failed.Load() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.flushTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
 	if markers {
 		var buf []byte

@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\nRun 'loadgen -h' for usage.\n", err)
 		return exitUsage
 	}
+	if err := checkOutputs(cfg); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
 	return runLoad(ctx, cfg, stdout, stderr)
 }
 
@@ -229,6 +233,7 @@ func (r *loadRun) connect(ctx context.Context) error {
 			r.errs.add(err)
 		}
 	})
+	r.onClose(r.closeClients)
 	for i := 0; i < cfg.connections; i++ {
 		client, err := fastpub.NewClient(cfg.clientName+"-"+strconv.Itoa(i), onError,
 			fastpub.WithBufferSize(cfg.bufferSize),
@@ -246,13 +251,51 @@ func (r *loadRun) connect(ctx context.Context) error {
 			client.Close()
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
-		r.onClose(func() { client.Close() })
 		r.conns = append(r.conns, &connection{idx: i, client: client})
 		if i == 0 {
 			r.rep.Target.ServerVersion = client.ServerVersion()
 		}
 	}
 	return nil
+}
+
+// closeClients closes every connection's client, all at once, and waits for
+// each only until its shutdown deadline (see connection.finish): the final
+// flush and Close share one --flush-timeout, so a server that stopped
+// (SIGSTOP) cannot keep loadgen alive past it. A connection that failed
+// (its publish stalled, its flush timed out, its socket broke) has nothing
+// left to drain: its Close is started, not waited for; fastpub bounds it
+// with the close timeout, and the process exits before that anyway.
+func (r *loadRun) closeClients() {
+	type closing struct {
+		c    *connection
+		done chan struct{}
+	}
+	var all []closing
+	for _, c := range r.conns {
+		cl := closing{c: c, done: make(chan struct{})}
+		go func() {
+			defer close(cl.done)
+			c.client.Close()
+		}()
+		all = append(all, cl)
+	}
+	for _, cl := range all {
+		if cl.c.failed.Load() {
+			continue
+		}
+		deadline := cl.c.deadline
+		if deadline.IsZero() { // never published: nothing queued
+			deadline = time.Now().Add(r.cfg.flushTimeout)
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-cl.done:
+		case <-t.C:
+			r.info("connection %d: Close did not finish within --flush-timeout of the end of publishing; not waiting for it", cl.c.idx)
+		}
+		t.Stop()
+	}
 }
 
 // startVerifier subscribes to every topic before anything is published.

@@ -46,8 +46,9 @@ Acknowledgements
                          yet (default none)
   --flush-every N        with --ack processed: flush every N messages per producer
   --flush-interval D     with --ack processed: flush at least every D per producer
-  --flush-timeout D      bound for each flush (the final one included) and for a
-                         publish blocked on a full send buffer (default 30s)
+  --flush-timeout D      bound for each flush, for a publish blocked on a full send
+                         buffer, and for the shutdown: the final flush and Close
+                         together, from the end of publishing (default 30s)
 
 Client
   --api CALL             publish: PublishContext (blocks while the send buffer is
@@ -55,7 +56,7 @@ Client
                          message: PublishMessage (default publish)
   --buffer SIZE          fastpub send buffer, a power of two (default 4MiB)
 
-Output
+Output (every output file's directory is checked before publishing)
   --json                 print the report as one JSON object on stdout
   --hist FILE            write the publish-to-wire latency histogram to FILE in the
                          HdrHistogram percentile-distribution format, the enqueue

@@ -258,6 +258,7 @@ func (c *conn) handle(body []byte) CloseReason {
 		return r
 	}
 	if flags&flagCloseAfter != 0 && s.closeAfterHit() {
+		s.faults.closedAfter.Add(1)
 		c.abort(CloseHook)
 		return CloseHook
 	}
@@ -386,6 +387,7 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		s.rejected.Add(1)
 		cl.rejected.Add(1)
 		tc.rejected.Add(1)
+		s.faults.notEntitled.Add(1)
 		c.publishFailed(h, statusFailure, reasonNotEntitled)
 		return
 	}

@@ -5,6 +5,9 @@ import "errors"
 // ErrServerClosed is returned by Listen (and by the convenience starters) after Close.
 var ErrServerClosed = errors.New("ampstest: server closed")
 
+// ErrServerStopped is returned by Listen between Stop and Start.
+var ErrServerStopped = errors.New("ampstest: server stopped")
+
 // CloseReason says why the server closed a connection; Stats.Closes counts them.
 type CloseReason string
 
@@ -25,6 +28,8 @@ const (
 	CloseHook             CloseReason = "close after frames" // the CloseAfterFrames hook fired
 	CloseDropped          CloseReason = "dropped"            // DropClient
 	CloseServerClosed     CloseReason = "server closed"      // Server.Close
+	CloseServerStopped    CloseReason = "server stopped"     // Server.Stop or Restart
+	CloseKilled           CloseReason = "killed"             // the KillPublishers hook fired
 )
 
 // Reason strings sent in failure acks (amps-protocol.md §6; exact spellings matter).

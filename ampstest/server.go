@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,12 @@ type Server struct {
 	cfg   settings
 	epoch time.Time // monotonic base of now()
 
+	lifeMu sync.Mutex // serialises Stop, Start and Restart
+
 	mu         sync.Mutex
 	closed     bool
+	stopped    bool         // between Stop and Start
+	specs      []listenSpec // every Listen, for Start
 	listeners  []net.Listener
 	tcpAddr    net.Addr
 	unixPath   string
@@ -59,7 +64,13 @@ type Server struct {
 
 	frames, bytes, publishes, duplicates, rejected atomic.Uint64
 	delivered, dropped, connsTotal                 atomic.Uint64
+
+	faults faultCounters
 }
+
+// listenSpec is one listener's network and actual address (a TCP port chosen by the kernel is
+// kept, so that Start listens on the same one).
+type listenSpec struct{ network, address string }
 
 // NewServer returns a server with no listener; call Listen, or ServeConn. It joins
 // cfg.State when set (see State), else it gets a State of its own.
@@ -116,19 +127,25 @@ func (s *Server) logf(format string, args ...any) {
 
 // Listen starts accepting connections on network ("tcp", "tcp4", "tcp6" or "unix") and
 // address, e.g. "127.0.0.1:0" or a socket path. It may be called several times (a TCP and a
-// unix listener, say). Addr and UnixPath report the first of each kind.
+// unix listener, say). Addr and UnixPath report the first of each kind. It returns
+// ErrServerClosed after Close and ErrServerStopped between Stop and Start.
 func (s *Server) Listen(network, address string) error {
 	l, err := net.Listen(network, address)
 	if err != nil {
 		return fmt.Errorf("ampstest: listen %s %s: %w", network, address, err)
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.stopped {
+		err := ErrServerClosed
+		if !s.closed {
+			err = ErrServerStopped
+		}
 		s.mu.Unlock()
 		l.Close()
-		return ErrServerClosed
+		return err
 	}
 	s.listeners = append(s.listeners, l)
+	s.specs = append(s.specs, listenSpec{network, l.Addr().String()})
 	switch a := l.Addr().(type) {
 	case *net.UnixAddr:
 		if s.unixPath == "" {
@@ -152,7 +169,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 		nc, err := l.Accept()
 		if err != nil {
 			s.mu.Lock()
-			closed := s.closed
+			closed := s.closed || s.stopped
 			s.mu.Unlock()
 			if closed || errors.Is(err, net.ErrClosed) {
 				return
@@ -170,10 +187,10 @@ func (s *Server) acceptLoop(l net.Listener) {
 
 // ServeConn serves an already established connection (one end of a net.Pipe, say) exactly
 // as if a listener had accepted it. It returns at once; the server owns nc from then on and
-// closes it. After Close it just closes nc.
+// closes it. After Close, and between Stop and Start, it just closes nc.
 func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.stopped {
 		s.mu.Unlock()
 		nc.Close()
 		return
@@ -260,6 +277,134 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Stop makes the server unreachable, as a crashed server process: it closes every listener
+// (new dials are refused; a unix socket file is removed) and every connection abruptly
+// (queued output, held and pending acks are discarded; close reason CloseServerStopped), and
+// waits until their goroutines have returned. Their subscriptions go away. What a server
+// keeps across a crash stays: the State (last sequences), fault hooks, counters. Start
+// listens again on the same addresses. Stop on a stopped server does nothing; after Close it
+// returns ErrServerClosed.
+func (s *Server) Stop() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	return s.stopLocked()
+}
+
+func (s *Server) stopLocked() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	ls := s.listeners
+	s.listeners = nil
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.faults.stops.Add(1)
+	var err error
+	for _, l := range ls {
+		if e := l.Close(); e != nil && err == nil && !errors.Is(e, net.ErrClosed) {
+			err = e
+		}
+	}
+	for _, c := range conns {
+		c.abort(CloseServerStopped)
+	}
+	// No goroutine can be added meanwhile: Listen, ServeConn and the accept loops refuse while
+	// stopped, and Start waits for lifeMu.
+	s.wg.Wait()
+	return err
+}
+
+// Start undoes Stop: it listens again on the address of every listener the server had (the
+// same TCP port, the same unix socket path) and accepts connections again. If one of them
+// cannot be listened on (another socket took the port meanwhile), it returns the error and the
+// server stays stopped. Start on a running server does nothing; after Close it returns
+// ErrServerClosed.
+func (s *Server) Start() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	return s.startLocked()
+}
+
+func (s *Server) startLocked() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if !s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	specs := slices.Clone(s.specs)
+	s.mu.Unlock()
+	ls := make([]net.Listener, 0, len(specs))
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, sp := range specs {
+		l, err := net.Listen(sp.network, sp.address)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("ampstest: listen again %s %s: %w", sp.network, sp.address, err)
+		}
+		ls = append(ls, l)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		closeAll()
+		return ErrServerClosed
+	}
+	s.stopped = false
+	s.listeners = ls
+	s.wg.Add(len(ls))
+	s.mu.Unlock()
+	for _, l := range ls {
+		go s.acceptLoop(l)
+	}
+	return nil
+}
+
+// Restart is Stop then Start, as a server that crashed and came back on the same addresses.
+// With keepState the State survives: logon acks report each name's last sequence and
+// duplicates are still dropped. Without it the State's records are forgotten (State.Forget),
+// as a server that lost its transaction log: a logon ack reports s=0, lower than what the
+// client had persisted (a gap), and every sequence is accepted again. With a State shared by a
+// group, forgetting applies to the whole group (the group lost its log; a single member that
+// lost its log would re-sync from its peers, which keepState models); connections to the
+// other members are never affected.
+func (s *Server) Restart(keepState bool) error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if err := s.stopLocked(); err != nil {
+		return err
+	}
+	if !keepState {
+		s.state.Forget()
+		s.faults.stateResets.Add(1)
+	}
+	return s.startLocked()
+}
+
+// Stopped reports whether the server is between Stop and Start.
+func (s *Server) Stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
 // countClose records a connection close reason.
 func (s *Server) countClose(r CloseReason) {
 	s.mu.Lock()
@@ -340,6 +485,7 @@ func (s *Server) LastSequence(clientName string) uint64 {
 // part of its log), and sequences above it are accepted again. With a shared State it applies
 // to every member.
 func (s *Server) SetLastSequence(clientName string, seq uint64) {
+	s.faults.lastSeqSets.Add(1)
 	s.clientRecord(clientName).last.Store(seq)
 }
 
@@ -355,6 +501,7 @@ func (s *Server) DropClient(clientName string) bool {
 	if c == nil {
 		return false
 	}
+	s.faults.droppedClients.Add(1)
 	c.abort(CloseDropped)
 	return true
 }
@@ -401,6 +548,7 @@ func (s *Server) PauseReading() {
 	if s.resume == nil {
 		s.resume = make(chan struct{})
 		s.flags.Or(flagPause)
+		s.faults.pauses.Add(1)
 	}
 }
 

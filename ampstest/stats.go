@@ -23,6 +23,8 @@ type Stats struct {
 	Connections      int    // live connections
 	ConnectionsTotal uint64 // connections ever accepted
 
+	Faults Faults // injected faults by kind
+
 	Closes    map[CloseReason]uint64 // server-side connection closes by reason
 	PerTopic  map[string]TopicStats
 	PerClient map[string]ClientStats
@@ -48,6 +50,52 @@ type ClientStats struct {
 	Logons       uint64 // successful logons with this name
 	LastSequence uint64 // highest accepted "s" (what a logon ack reports)
 	Connected    bool   // a live connection holds the name
+}
+
+// Faults counts the faults a server injected, by kind, so that a chaos test can report what it
+// did (print Stats().Faults with %+v). Each counts events on this server only.
+type Faults struct {
+	Stops             uint64 // Stop calls, Restart's included, that stopped a running server
+	StateResets       uint64 // Restart(false) calls: the State's records forgotten
+	Kills             uint64 // connections closed by KillPublishers
+	ClosedAfterFrames uint64 // connections closed by CloseAfterFrames
+	DroppedClients    uint64 // connections closed by DropClient
+	DroppedAcks       uint64 // successful persisted acks not sent (DropPersistedAcks, DropPersistedAcksRandomly)
+	DelayedAcks       uint64 // acks queued while DelayAcks was set
+	WithheldAcks      uint64 // acks queued while WithholdAcks was on
+	FailedSequences   uint64 // publishes failed by FailSequence
+	NotEntitled       uint64 // publishes refused by RejectTopic
+	DroppedDeliveries uint64 // accepted publishes not delivered by DropDelivery (Stats.Dropped)
+	Garbage           uint64 // SendGarbage writes queued
+	Stalls            uint64 // Stall calls that stalled a server that was not stalled
+	Pauses            uint64 // PauseReading calls that paused a server that was not paused
+	LastSequenceSets  uint64 // SetLastSequence calls
+}
+
+type faultCounters struct {
+	stops, stateResets, kills, closedAfter, droppedClients, droppedAcks, delayedAcks,
+	withheldAcks, failedSeqs, notEntitled, garbage, stalls, pauses, lastSeqSets atomic.Uint64
+}
+
+func (s *Server) faultStats() Faults {
+	f := &s.faults
+	return Faults{
+		Stops:             f.stops.Load(),
+		StateResets:       f.stateResets.Load(),
+		Kills:             f.kills.Load(),
+		ClosedAfterFrames: f.closedAfter.Load(),
+		DroppedClients:    f.droppedClients.Load(),
+		DroppedAcks:       f.droppedAcks.Load(),
+		DelayedAcks:       f.delayedAcks.Load(),
+		WithheldAcks:      f.withheldAcks.Load(),
+		FailedSequences:   f.failedSeqs.Load(),
+		NotEntitled:       f.notEntitled.Load(),
+		DroppedDeliveries: s.dropped.Load(),
+		Garbage:           f.garbage.Load(),
+		Stalls:            f.stalls.Load(),
+		Pauses:            f.pauses.Load(),
+		LastSequenceSets:  f.lastSeqSets.Load(),
+	}
 }
 
 type topicCounters struct {
@@ -126,6 +174,7 @@ func (s *Server) Stats() Stats {
 		Delivered:        s.delivered.Load(),
 		Dropped:          s.dropped.Load(),
 		ConnectionsTotal: s.connsTotal.Load(),
+		Faults:           s.faultStats(),
 		Closes:           map[CloseReason]uint64{},
 		PerTopic:         map[string]TopicStats{},
 		PerClient:        map[string]ClientStats{},

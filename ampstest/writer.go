@@ -76,8 +76,14 @@ func (c *conn) sendAck(a *frame.Ack, hooked bool) {
 func (c *conn) appendAckLocked(a *frame.Ack, hooked bool, now int64) {
 	s := c.srv
 	if hooked {
-		d := s.delay.Load()
-		if d > 0 || s.withhold.Load() || c.ackHead < len(c.ackEnts) {
+		d, held := s.delay.Load(), s.withhold.Load()
+		if d > 0 || held || c.ackHead < len(c.ackEnts) {
+			if d > 0 {
+				s.faults.delayedAcks.Add(1)
+			}
+			if held {
+				s.faults.withheldAcks.Add(1)
+			}
 			b, err := frame.AppendAck(c.ackBuf, a)
 			if err != nil {
 				s.logf("ampstest: conn %d: encoding ack: %v", c.id, err)

@@ -3,6 +3,7 @@ package fastpub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 	"unsafe"
@@ -26,7 +27,9 @@ type Message struct {
 	// payload into the SOW record with the same key.
 	Delta bool
 	// Expiration is the message's lifetime ("e"), sent in whole seconds,
-	// rounded up. 0 leaves the topic's default.
+	// rounded up, at most MaxExpiration (the wire carries an unsigned 32-bit
+	// count of seconds). 0 leaves the topic's default. A negative value or
+	// one over MaxExpiration is refused with ErrInvalidValue; nothing is sent.
 	Expiration time.Duration
 	// CorrelationID ("x") is opaque data passed to subscribers.
 	CorrelationID string
@@ -82,20 +85,39 @@ func (c *Client) TryPublish(topic string, data []byte) error {
 	return c.publish(context.Background(), false, &h, data)
 }
 
+// MaxExpiration is the longest Message.Expiration: 2³²−1 seconds, about
+// 136 years, the most the expiration header carries.
+const MaxExpiration = math.MaxUint32 * time.Second
+
 // PublishMessage queues m, waiting for room while ctx lasts, as
-// PublishContext.
+// PublishContext. A nil m is refused with ErrInvalidValue.
 func (c *Client) PublishMessage(ctx context.Context, m *Message) error {
-	h, data := m.header()
+	if m == nil {
+		return errNilMessage
+	}
+	h, data, err := m.header()
+	if err != nil {
+		return err
+	}
 	return c.publish(ctx, true, &h, data)
 }
 
 // TryPublishMessage queues m, or returns ErrBufferFull at once, as TryPublish.
+// A nil m is refused with ErrInvalidValue.
 func (c *Client) TryPublishMessage(m *Message) error {
-	h, data := m.header()
+	if m == nil {
+		return errNilMessage
+	}
+	h, data, err := m.header()
+	if err != nil {
+		return err
+	}
 	return c.publish(context.Background(), false, &h, data)
 }
 
-func (m *Message) header() (frame.Publish, []byte) {
+var errNilMessage = &fieldError{sentinel: ErrInvalidValue, cause: errors.New("nil *Message")}
+
+func (m *Message) header() (frame.Publish, []byte, error) {
 	h := frame.Publish{
 		Command:       frame.CmdPublish,
 		Topic:         m.Topic,
@@ -105,14 +127,26 @@ func (m *Message) header() (frame.Publish, []byte) {
 	if m.Delta {
 		h.Command = frame.CmdDeltaPublish
 	}
-	if m.Expiration > 0 {
+	if m.Expiration != 0 {
+		if m.Expiration < 0 || m.Expiration > MaxExpiration {
+			return h, nil, expirationError(m.Expiration)
+		}
+		secs := m.Expiration / time.Second // round up after dividing: no overflow
+		if m.Expiration%time.Second != 0 {
+			secs++
+		}
 		h.HasExpiration = true
-		h.Expiration = uint32((m.Expiration + time.Second - 1) / time.Second)
+		h.Expiration = uint32(secs)
 	}
 	if m.Data != nil {
-		return h, m.Data
+		return h, m.Data, nil
 	}
-	return h, stringBytes(m.DataString)
+	return h, stringBytes(m.DataString), nil
+}
+
+// expirationError is the error for an expiration the wire cannot carry.
+func expirationError(d time.Duration) error {
+	return &fieldError{sentinel: ErrInvalidValue, cause: fmt.Errorf("expiration %v is outside 0 to %v", d, MaxExpiration)}
 }
 
 // publish is the hot path: encode the header on the stack (which validates it

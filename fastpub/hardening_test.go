@@ -1,0 +1,78 @@
+package fastpub_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastpub/fastpub/ampstest"
+	"github.com/fastpub/fastpub/fastpub"
+)
+
+// An expiration the wire cannot carry (negative, over 2³²−1 seconds) is
+// refused with ErrInvalidValue and nothing is sent; the largest one and a
+// fraction of a second go out as they should.
+func TestExpirationBounds(t *testing.T) {
+	s := startServer(t, ampstest.Config{})
+	s.Record(100)
+	c := connect(t, s.URI("json"), "expiry")
+	ctx := ctxT(t, 10*time.Second)
+	for _, d := range []time.Duration{
+		-time.Nanosecond,
+		-time.Hour,
+		fastpub.MaxExpiration + time.Nanosecond,
+		200 * 365 * 24 * time.Hour, // went out as "e":"2012232704"
+		(1 << 32) * time.Second,    // went out as "e":"0"
+		math.MaxInt64,              // went out as "e":"3661529853"
+		math.MinInt64,
+	} {
+		m := fastpub.Message{Topic: "exp", DataString: "bad", Expiration: d}
+		if err := c.PublishMessage(ctx, &m); !errors.Is(err, fastpub.ErrInvalidValue) {
+			t.Errorf("PublishMessage with expiration %v: %v, want ErrInvalidValue", d, err)
+		}
+		if err := c.TryPublishMessage(&m); !errors.Is(err, fastpub.ErrInvalidValue) {
+			t.Errorf("TryPublishMessage with expiration %v: %v, want ErrInvalidValue", d, err)
+		}
+	}
+	for _, d := range []time.Duration{fastpub.MaxExpiration, time.Nanosecond, 0} {
+		m := fastpub.Message{Topic: "exp", DataString: "ok", Expiration: d}
+		if err := c.PublishMessage(ctx, &m); err != nil {
+			t.Fatalf("PublishMessage with expiration %v: %v", d, err)
+		}
+	}
+	if err := c.PublishFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range s.Received() {
+		if strings.Contains(string(f.Header), `"t":"exp"`) {
+			got = append(got, string(f.Header)+string(f.Payload))
+		}
+	}
+	want := []string{
+		`{"c":"p","t":"exp","e":"4294967295"}ok`,
+		`{"c":"p","t":"exp","e":"1"}ok`,
+		`{"c":"p","t":"exp"}ok`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("server received\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A nil *Message is an error, not a panic.
+func TestPublishNilMessage(t *testing.T) {
+	s := startServer(t, ampstest.Config{})
+	c := connect(t, s.URI("json"), "nil-message")
+	if err := c.PublishMessage(context.Background(), nil); !errors.Is(err, fastpub.ErrInvalidValue) {
+		t.Fatalf("PublishMessage(nil): %v, want ErrInvalidValue", err)
+	}
+	if err := c.TryPublishMessage(nil); !errors.Is(err, fastpub.ErrInvalidValue) {
+		t.Fatalf("TryPublishMessage(nil): %v, want ErrInvalidValue", err)
+	}
+	if err := c.PublishFlush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatalf("the client is fine afterwards: %v", err)
+	}
+}

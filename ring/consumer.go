@@ -16,7 +16,7 @@ package ring
 // its frame, clears it (CAS) and does a non-blocking send. With sequentially
 // consistent atomics at least one side sees the other's store.
 func (r *Ring) Wait(done <-chan struct{}) error {
-	closeCh := r.closeCh
+	closeCh := *r.closeCh.Load()
 	for i := 0; ; i++ {
 		if r.hasData() || r.takeKick() {
 			return nil
@@ -378,6 +378,21 @@ func (r *Ring) advanceFloor() bool {
 func (r *Ring) Close() {
 	if r.claim.Or(closedBit)&closedBit == 0 {
 		r.closed.Store(true)
-		close(r.closeCh)
+		close(*r.closeCh.Load())
 	}
+}
+
+// Reopen undoes Close: claims succeed again, and the frames kept in the ring
+// (unsent ones, and with Retain unreleased ones) stay where they are, so a
+// client can resume on a new connection. Call it from the consumer's
+// goroutine once no Wait is running; producers may race with it (a claim
+// that saw the ring closed fails with ErrClosed, as before).
+func (r *Ring) Reopen() {
+	if !r.closed.Load() {
+		return
+	}
+	ch := make(chan struct{})
+	r.closeCh.Store(&ch)
+	r.closed.Store(false)
+	r.claim.And(^uint64(closedBit))
 }

@@ -3,6 +3,7 @@ package ring
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -292,5 +293,77 @@ func checkFrame(t *testing.T, f []byte) {
 		if f[i] != fillFill(i, seq) {
 			t.Fatalf("frame %d byte %d corrupt", seq, i)
 		}
+	}
+}
+
+func TestDecimalLen(t *testing.T) {
+	for v, want := uint64(1), 1; ; v, want = v*10, want+1 {
+		if got := DecimalLen(v); got != want {
+			t.Fatalf("DecimalLen(%d) = %d, want %d", v, got, want)
+		}
+		if got := DecimalLen(v - 1); v > 1 && got != want-1 {
+			t.Fatalf("DecimalLen(%d) = %d, want %d", v-1, got, want-1)
+		}
+		if v > 1e18 {
+			break
+		}
+	}
+	if DecimalLen(0) != 1 || DecimalLen(^uint64(0)) != 20 || DecimalLen(1e19) != 20 || DecimalLen(1e19-1) != 19 {
+		t.Fatalf("DecimalLen edge cases: %d %d %d %d", DecimalLen(0), DecimalLen(^uint64(0)), DecimalLen(1e19), DecimalLen(1e19-1))
+	}
+}
+
+// TestNumberedClaims: a numbered claim's size counts the digits of base+Seq
+// for its own Seq, across a power of ten, inline and external.
+func TestNumberedClaims(t *testing.T) {
+	r := newRing(t, Config{Size: MinSize, MaxInline: 256}, 0, 0)
+	const base = 95
+	for i := 0; i < 10; i++ {
+		n := 10
+		if i%3 == 2 {
+			n = 400 // external
+		}
+		var c Claim
+		if err := r.TryClaimNumberedInto(&c, n, base); err != nil {
+			t.Fatal(err)
+		}
+		want := n + DecimalLen(base+c.Seq)
+		if len(c.Buf) != want || c.End-c.start != uint64(want) {
+			t.Fatalf("claim %d (seq %d): %d bytes, want %d", i, c.Seq, len(c.Buf), want)
+		}
+		r.Commit(&c)
+	}
+	_, n := r.Peek(make([][]byte, 0, 16))
+	r.Sent(n)
+	if r.extUse.Load() != 0 || r.Released() != r.Claimed() {
+		t.Fatalf("external budget %#x after release; released %d claimed %d", r.extUse.Load(), r.Released(), r.Claimed())
+	}
+}
+
+// TestReopen: a closed ring reopens with its unsent frames in place.
+func TestReopen(t *testing.T) {
+	r := newRing(t, Config{Size: MinSize}, 0, 0)
+	c, _ := r.TryClaim(5)
+	fillPattern(c.Buf, c.Seq)
+	r.Commit(&c)
+	r.Close()
+	if _, err := r.TryClaim(5); !errors.Is(err, ErrClosed) {
+		t.Fatalf("claim after Close = %v", err)
+	}
+	r.Reopen()
+	c, err := r.TryClaim(5)
+	if err != nil {
+		t.Fatalf("claim after Reopen = %v", err)
+	}
+	fillPattern(c.Buf, c.Seq)
+	r.Commit(&c)
+	iov, n := r.Peek(make([][]byte, 0, 4))
+	if n != 10 || iov[0][0] != pattern(0, 0) || iov[0][5] != pattern(1, 0) {
+		t.Fatalf("Peek after Reopen: %d bytes", n)
+	}
+	r.Close()
+	r.Sent(n)
+	if err := r.Wait(nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Wait on a drained closed ring = %v", err)
 	}
 }

@@ -157,7 +157,7 @@ type Ring struct {
 	retain      bool          // Config.Retain: Sent frees nothing, DiscardThrough does
 	space       chan struct{} // 1 slot: wakes a producer parked in Claim
 	data        chan struct{} // 1 slot: wakes the consumer parked in Wait
-	closeCh     chan struct{} // closed by Close
+	closeCh     atomic.Pointer[chan struct{}] // closed by Close; replaced by Reopen
 
 	// extPool is a pointer: bytebufferpool.Pool has 64-bit atomic fields,
 	// which must be 8-byte aligned on 32-bit platforms; a separate
@@ -199,8 +199,9 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 		retain:      cfg.Retain,
 		space:       make(chan struct{}, 1),
 		data:        make(chan struct{}, 1),
-		closeCh:     make(chan struct{}),
 	}
+	ch := make(chan struct{})
+	r.closeCh.Store(&ch)
 	w := pack(seq, pos)
 	r.claim.Store(w)
 	r.committed.Store(w)
@@ -270,23 +271,67 @@ func (r *Ring) TryClaim(n int) (Claim, error) {
 // local variable. On error *c is the zero Claim.
 func (r *Ring) ClaimInto(ctx context.Context, c *Claim, n int) error {
 	if uint(n-1) < uint(r.maxInline) {
-		if seq, pos, st := r.tryArena(n); st == stOK {
-			r.arenaClaim(c, n, seq, pos)
+		if seq, pos, m, st := r.tryArena(n, false, 0); st == stOK {
+			r.arenaClaim(c, m, seq, pos)
 			return nil
 		}
 	}
-	return r.claimSlow(ctx, c, n, true)
+	return r.claimSlow(ctx, c, n, true, false, 0)
 }
 
 // TryClaimInto is TryClaim writing into *c, as ClaimInto.
 func (r *Ring) TryClaimInto(c *Claim, n int) error {
 	if uint(n-1) < uint(r.maxInline) {
-		if seq, pos, st := r.tryArena(n); st == stOK {
-			r.arenaClaim(c, n, seq, pos)
+		if seq, pos, m, st := r.tryArena(n, false, 0); st == stOK {
+			r.arenaClaim(c, m, seq, pos)
 			return nil
 		}
 	}
-	return r.claimSlow(nil, c, n, false)
+	return r.claimSlow(nil, c, n, false, false, 0)
+}
+
+// MaxNumberLen is the most bytes a numbered claim adds: the decimal length
+// of the largest uint64.
+const MaxNumberLen = 20
+
+// ClaimNumberedInto is ClaimInto for a frame that carries its own sequence
+// number in decimal: it claims n + DecimalLen(base+Seq) bytes, the length
+// computed for the very Seq the claim gets (inside the claim's CAS loop), so
+// the producer can write base+c.Seq into the frame without guessing its
+// length. len(c.Buf) is the claimed size. base+Seq must not overflow.
+func (r *Ring) ClaimNumberedInto(ctx context.Context, c *Claim, n int, base uint64) error {
+	if uint(n-1+MaxNumberLen) < uint(r.maxInline) {
+		if seq, pos, m, st := r.tryArena(n, true, base); st == stOK {
+			r.arenaClaim(c, m, seq, pos)
+			return nil
+		}
+	}
+	return r.claimSlow(ctx, c, n, true, true, base)
+}
+
+// TryClaimNumberedInto is ClaimNumberedInto without blocking, as
+// TryClaimInto.
+func (r *Ring) TryClaimNumberedInto(c *Claim, n int, base uint64) error {
+	if uint(n-1+MaxNumberLen) < uint(r.maxInline) {
+		if seq, pos, m, st := r.tryArena(n, true, base); st == stOK {
+			r.arenaClaim(c, m, seq, pos)
+			return nil
+		}
+	}
+	return r.claimSlow(nil, c, n, false, true, base)
+}
+
+// pow10 holds 10^i for i in [0, 19].
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// DecimalLen returns the number of decimal digits of v (1 for 0).
+func DecimalLen(v uint64) int {
+	t := bits.Len64(v|1) * 1233 >> 12 // floor(log10(2^bits)) approximates log10(v)
+	if t < len(pow10) && v >= pow10[t] {
+		t++
+	}
+	return max(t, 1)
 }
 
 // arenaClaim fills *c for an inline frame claimed at (seq, pos), field by
@@ -314,11 +359,13 @@ const farLimit = 1 << (posBits - 1)
 
 // tryArena makes one claim attempt for an inline frame (1 <= n <= MaxInline).
 // It retries only while the claim word or the cached cursors move under it.
-func (r *Ring) tryArena(n int) (seq, pos uint64, st int) {
+// For a numbered claim the size is n + DecimalLen(base+seq), for the seq of
+// each attempt; m is the size claimed.
+func (r *Ring) tryArena(n int, num bool, base uint64) (seq, pos uint64, m int, st int) {
 	for {
 		w := r.claim.Load()
 		if w&closedBit != 0 {
-			return 0, 0, stClosed
+			return 0, 0, 0, stClosed
 		}
 		// Bases are loaded after w; if w is still current at the CAS they are
 		// <= the counters in w and within the bounds (see package doc).
@@ -326,15 +373,19 @@ func (r *Ring) tryArena(n int) (seq, pos uint64, st int) {
 		sb := r.seqBaseC.Load()
 		pos = unpackPos(w, f)
 		seq = unpackSeq(w, sb)
-		end := pos + uint64(n)
+		m = n
+		if num {
+			m += DecimalLen(base + seq)
+		}
+		end := pos + uint64(m)
 		if end-f > r.size || seq-sb >= r.maxFrames {
 			if r.refreshBases(f, sb) || r.claim.Load() != w {
 				continue // newer bases, or a concurrent claim: not a verdict
 			}
-			return 0, 0, stFull
+			return 0, 0, 0, stFull
 		}
 		if r.claim.CompareAndSwap(w, pack(seq+1, end)) {
-			return seq, pos, stOK
+			return seq, pos, m, stOK
 		}
 	}
 }
@@ -359,24 +410,28 @@ func (r *Ring) refreshBases(f, sb uint64) bool {
 
 // tryExtWord claims the claim word for an external frame whose budget is
 // already reserved: the frame takes stream positions but no arena window.
-func (r *Ring) tryExtWord(n int) (seq, pos uint64, st int) {
+func (r *Ring) tryExtWord(n int, num bool, base uint64) (seq, pos uint64, m int, st int) {
 	for {
 		w := r.claim.Load()
 		if w&closedBit != 0 {
-			return 0, 0, stClosed
+			return 0, 0, 0, stClosed
 		}
 		f := r.floorC.Load()
 		sb := r.seqBaseC.Load()
 		pos = unpackPos(w, f)
 		seq = unpackSeq(w, sb)
-		if pos+uint64(n)-f > farLimit || seq-sb >= r.maxFrames {
+		m = n
+		if num {
+			m += DecimalLen(base + seq)
+		}
+		if pos+uint64(m)-f > farLimit || seq-sb >= r.maxFrames {
 			if r.refreshBases(f, sb) || r.claim.Load() != w {
 				continue
 			}
-			return 0, 0, stFull
+			return 0, 0, 0, stFull
 		}
-		if r.claim.CompareAndSwap(w, pack(seq+1, pos+uint64(n))) {
-			return seq, pos, stOK
+		if r.claim.CompareAndSwap(w, pack(seq+1, pos+uint64(m))) {
+			return seq, pos, m, stOK
 		}
 	}
 }
@@ -402,12 +457,13 @@ func (r *Ring) unreserveExt(n int) {
 }
 
 // try makes one claim attempt of any kind into *c; *reserved tracks the
-// external budget across attempts.
-func (r *Ring) try(c *Claim, n int, reserved *bool) int {
-	if n <= r.maxInline {
-		seq, pos, st := r.tryArena(n)
+// external budget across attempts. nmax is the largest size the claim can
+// take (n, or n + MaxNumberLen for a numbered claim).
+func (r *Ring) try(c *Claim, n, nmax int, num bool, base uint64, reserved *bool) int {
+	if nmax <= r.maxInline {
+		seq, pos, m, st := r.tryArena(n, num, base)
 		if st == stOK {
-			r.arenaClaim(c, n, seq, pos)
+			r.arenaClaim(c, m, seq, pos)
 		}
 		return st
 	}
@@ -415,48 +471,55 @@ func (r *Ring) try(c *Claim, n int, reserved *bool) int {
 		if r.claim.Load()&closedBit != 0 {
 			return stClosed
 		}
-		if !r.reserveExt(n) {
+		if !r.reserveExt(nmax) {
 			return stFull
 		}
 		*reserved = true
 	}
-	seq, pos, st := r.tryExtWord(n)
+	seq, pos, m, st := r.tryExtWord(n, num, base)
 	if st != stOK {
 		return st
 	}
 	*reserved = false // now owned by the frame; freed by Release
-	bb := r.extPool.Get()
-	if cap(bb.B) < n {
-		bb.B = make([]byte, n)
+	if m < nmax {
+		r.extUse.Add(^uint64(nmax - m - 1)) // keep only what the frame holds
 	}
-	bb.B = bb.B[:n]
-	*c = Claim{Buf: bb.B[:n:n], Seq: seq, End: pos + uint64(n), start: pos, bb: bb}
+	bb := r.extPool.Get()
+	if cap(bb.B) < m {
+		bb.B = make([]byte, m)
+	}
+	bb.B = bb.B[:m]
+	*c = Claim{Buf: bb.B[:m:m], Seq: seq, End: pos + uint64(m), start: pos, bb: bb}
 	return stOK
 }
 
 // claimSlow handles size errors, external frames, and a full ring. On error
 // *c is zeroed.
-func (r *Ring) claimSlow(ctx context.Context, c *Claim, n int, block bool) error {
-	err := r.claimWait(ctx, c, n, block)
+func (r *Ring) claimSlow(ctx context.Context, c *Claim, n int, block, num bool, base uint64) error {
+	err := r.claimWait(ctx, c, n, block, num, base)
 	if err != nil {
 		*c = Claim{}
 	}
 	return err
 }
 
-func (r *Ring) claimWait(ctx context.Context, c *Claim, n int, block bool) error {
-	if n <= 0 || n > r.maxClaim {
-		return &SizeError{N: n, Max: r.maxClaim}
+func (r *Ring) claimWait(ctx context.Context, c *Claim, n int, block, num bool, base uint64) error {
+	nmax := n
+	if num {
+		nmax = n + MaxNumberLen
+	}
+	if n <= 0 || nmax > r.maxClaim {
+		return &SizeError{N: nmax, Max: r.maxClaim}
 	}
 	reserved := false
 	woken := false
 	giveBack := func() {
 		if reserved {
-			r.unreserveExt(n)
+			r.unreserveExt(nmax)
 		}
 	}
 	for i := 0; ; i++ {
-		switch r.try(c, n, &reserved) {
+		switch r.try(c, n, nmax, num, base, &reserved) {
 		case stOK:
 			if woken {
 				r.wakeProducer() // pass the wake-up on to the next parked producer
@@ -480,7 +543,7 @@ func (r *Ring) claimWait(ctx context.Context, c *Claim, n int, block bool) error
 		// Park. Register first, then re-check: Release stores its cursors
 		// before it loads waiters, so one of us sees the other.
 		r.waiters.Add(1)
-		switch r.try(c, n, &reserved) {
+		switch r.try(c, n, nmax, num, base, &reserved) {
 		case stOK:
 			r.waiters.Add(-1)
 			if woken {
@@ -496,6 +559,7 @@ func (r *Ring) claimWait(ctx context.Context, c *Claim, n int, block bool) error
 		if ctx != nil {
 			done = ctx.Done()
 		}
+		closeCh := *r.closeCh.Load()
 		select {
 		case <-r.space:
 			r.waiters.Add(-1)
@@ -504,7 +568,7 @@ func (r *Ring) claimWait(ctx context.Context, c *Claim, n int, block bool) error
 			r.waiters.Add(-1)
 			giveBack()
 			return ctx.Err()
-		case <-r.closeCh:
+		case <-closeCh:
 			r.waiters.Add(-1)
 			giveBack()
 			return ErrClosed

@@ -154,9 +154,9 @@ type Ring struct {
 	maxExternal uint64
 	maxClaim    int
 	extSlots    uint64
-	retain      bool          // Config.Retain: Sent frees nothing, DiscardThrough does
-	space       chan struct{} // 1 slot: wakes a producer parked in Claim
-	data        chan struct{} // 1 slot: wakes the consumer parked in Wait
+	retain      bool                          // Config.Retain: Sent frees nothing, DiscardThrough does
+	space       chan struct{}                 // 1 slot: wakes a producer parked in Claim
+	data        chan struct{}                 // 1 slot: wakes the consumer parked in Wait
 	closeCh     atomic.Pointer[chan struct{}] // closed by Close; replaced by Reopen
 
 	// extPool is a pointer: bytebufferpool.Pool has 64-bit atomic fields,

@@ -363,17 +363,17 @@ func (c *Client) readAck(h *frame.Header, cid string) error {
 	for i := 0; i < maxStrayFrames; i++ {
 		body, err := c.fr.Next()
 		if err != nil {
-			return c.connErr("read", err)
+			return c.connErr("read", readErr(err))
 		}
 		h.Reset()
 		if _, err := h.Parse(body); err != nil {
-			return &ConnectionError{Op: "read", URI: c.uri.String(), Err: errors.Join(ErrProtocol, err), kind: ErrDisconnected}
+			return c.connErr("read", protocolErr(err))
 		}
 		if h.Command == frame.CmdAck && string(h.CommandID) == cid {
 			return nil
 		}
 	}
-	return &ConnectionError{Op: "read", URI: c.uri.String(), Err: errors.Join(ErrProtocol, errors.New("no logon ack")), kind: ErrDisconnected}
+	return c.connErr("read", protocolErr(errors.New("no logon ack")))
 }
 
 // lastSequence reads the server's last sequence for this client name from a
@@ -413,7 +413,7 @@ func (c *Client) start() error {
 		MaxClaim:    c.cfg.maxMessageSize,
 	})
 	if err != nil {
-		return err
+		return &fieldError{sentinel: ErrInvalidValue, cause: err}
 	}
 	c.ring = r
 	c.w = newWriter(c.conn)
@@ -486,8 +486,8 @@ func (c *Client) stoppedErr() error {
 // Close writes what is queued, then closes the connection (SO_LINGER, from
 // tcp_linger, then governs what the kernel does with unsent bytes). It waits
 // at most the close timeout (WithCloseTimeout) for the queue to drain; past
-// it the connection is dropped and Close returns an error saying how many
-// bytes were lost. Publishes blocked on a full buffer return ErrClosed. Close
+// it the connection is dropped and Close returns a *CloseTimeoutError
+// (ErrTimedOut) saying how many messages and bytes were lost. Publishes blocked on a full buffer return ErrClosed. Close
 // waits for the client's goroutines to exit. It is idempotent; after a
 // disconnect it releases what is left and returns nil.
 func (c *Client) Close() error {
@@ -520,10 +520,16 @@ func (c *Client) Close() error {
 	select {
 	case <-c.writerDone:
 	case <-timer.C:
-		lost := c.ring.Claimed() - c.ring.Released()
 		c.fail("close", errors.New("close timeout"))
 		<-c.writerDone
-		result = errors.New("fastpub: close timed out with " + strconv.FormatUint(lost, 10) + " queued bytes unwritten")
+		// The ring is closed and its consumer gone: what is claimed and not
+		// freed was not written (a frame cut by a partial write is not
+		// freed, and counts as lost).
+		result = &CloseTimeoutError{
+			After:  c.cfg.closeTimeout,
+			Frames: c.ring.ClaimedSeq() - c.ring.ReleasedSeq(),
+			Bytes:  c.ring.Claimed() - c.ring.Released(),
+		}
 	}
 	timer.Stop()
 	c.conn.Close()

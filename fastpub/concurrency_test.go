@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -239,10 +241,17 @@ func TestCloseUnblocksBlockedPublishers(t *testing.T) {
 			errs <- nil
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // let the socket and the ring fill up
+	waitStalled(t, c)
 	err := c.Close()
-	if err == nil {
-		t.Fatal("Close with a stalled server and a full buffer returned nil; want an error about unwritten bytes")
+	var cte *fastpub.CloseTimeoutError
+	if !errors.Is(err, fastpub.ErrTimedOut) || !errors.As(err, &cte) || !cte.Timeout() {
+		t.Fatalf("Close with a stalled server and a full buffer: %v, want a *CloseTimeoutError", err)
+	}
+	// The 4 KiB buffer holds at most four 1000-byte messages, and at least
+	// one once it is full.
+	if cte.Frames < 1 || cte.Frames > 5 || cte.Bytes < 1000 || cte.Bytes > 5*1030 ||
+		!strings.Contains(err.Error(), strconv.FormatUint(cte.Frames, 10)+" queued messages") {
+		t.Fatalf("Close: %v (%+v): want 1 to 5 messages of about 1000 bytes", err, *cte)
 	}
 	t.Logf("Close: %v", err)
 	wg.Wait()
@@ -290,4 +299,41 @@ func TestBackpressure(t *testing.T) {
 	if !errors.Is(err, fastpub.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) || !te.Timeout() {
 		t.Fatalf("PublishContext on a full buffer: %v", err)
 	}
+}
+
+// waitStalled waits until the client's buffer is full and its writer is
+// parked on the netpoller waiting for the socket to become writable: the
+// socket is full too. TryPublish keeps the buffer full (its frames are
+// published like the others'); a generous watchdog bounds the wait.
+func waitStalled(t *testing.T, c *fastpub.Client) {
+	t.Helper()
+	payload := make([]byte, 1000)
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		err := c.TryPublish("stuck", payload)
+		if err != nil && !errors.Is(err, fastpub.ErrBufferFull) {
+			t.Fatal(err)
+		}
+		if err == nil || !writerInIOWait(buf) {
+			runtime.Gosched()
+			continue
+		}
+		if errors.Is(c.TryPublish("stuck", payload), fastpub.ErrBufferFull) {
+			return
+		}
+	}
+	t.Fatal("the writer did not block on a full socket with a stalled server")
+}
+
+// writerInIOWait reports whether a client writer goroutine is parked on the
+// netpoller in the middle of a write.
+func writerInIOWait(buf []byte) bool {
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(stacks, "\n\n") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, "fastpub.(*writer).writeSegments") {
+			return true
+		}
+	}
+	return false
 }

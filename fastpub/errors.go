@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/fastpub/fastpub/connstr"
+	"github.com/fastpub/fastpub/frame"
 )
 
 // Sentinel errors. Every error a Client returns matches one of these with
@@ -41,9 +43,12 @@ var (
 	// ErrInvalidTopic: an empty topic, one with a control character, or the
 	// server's "invalid topic" reason.
 	ErrInvalidTopic = errors.New("fastpub: invalid topic")
-	// ErrInvalidValue: a header value (correlation id, SOW key, client name,
-	// user, logon option) with a control character.
-	ErrInvalidValue = errors.New("fastpub: invalid header value")
+	// ErrInvalidValue: a value the client refuses before anything is sent:
+	// a header value (correlation id, SOW key, client name, user, logon
+	// option) with a control character, an expiration the wire cannot
+	// carry, a nil *Message, or a client option out of its range (an
+	// *OptionError names it).
+	ErrInvalidValue = errors.New("fastpub: invalid value")
 	// ErrProtocol: the server sent bytes that are not a valid AMPS frame.
 	ErrProtocol = errors.New("fastpub: protocol error")
 
@@ -163,6 +168,44 @@ func (e *MessageTooLargeError) Error() string {
 // Unwrap returns ErrMessageTooLarge.
 func (e *MessageTooLargeError) Unwrap() error { return ErrMessageTooLarge }
 
+// OptionError is a client option (NewClient) out of its range. It matches
+// ErrInvalidValue.
+type OptionError struct {
+	Option string // "WithBufferSize", "WithHeartbeat", ...
+	Value  string // the value given
+	Reason string // the range it must be in
+}
+
+func (e *OptionError) Error() string {
+	return "fastpub: invalid value: " + e.Option + "(" + e.Value + "): " + e.Reason
+}
+
+// Unwrap returns ErrInvalidValue.
+func (e *OptionError) Unwrap() error { return ErrInvalidValue }
+
+// CloseTimeoutError is returned by Close when the close timeout
+// (WithCloseTimeout) passed before everything queued was written: the
+// connection was dropped and Frames frames (messages, and any control
+// frames queued with them; a frame cut by a partial write counts as not
+// written) of Bytes bytes were lost. It matches ErrTimedOut and
+// context.DeadlineExceeded; Timeout reports true.
+type CloseTimeoutError struct {
+	After  time.Duration // the close timeout
+	Frames uint64        // frames queued and not written whole
+	Bytes  uint64        // bytes queued and not written
+}
+
+func (e *CloseTimeoutError) Error() string {
+	return "fastpub: close timed out after " + e.After.String() + ": " +
+		strconv.FormatUint(e.Frames, 10) + " queued messages (" + strconv.FormatUint(e.Bytes, 10) + " bytes) not written"
+}
+
+// Unwrap returns ErrTimedOut and context.DeadlineExceeded.
+func (e *CloseTimeoutError) Unwrap() []error { return []error{ErrTimedOut, context.DeadlineExceeded} }
+
+// Timeout reports true (as net.Error does).
+func (e *CloseTimeoutError) Timeout() bool { return true }
+
 // fieldError wraps an encoder's complaint about one header field into the
 // client's sentinel: the topic gets ErrInvalidTopic, anything else
 // ErrInvalidValue.
@@ -174,6 +217,19 @@ type fieldError struct {
 func (e *fieldError) Error() string       { return fmt.Sprintf("%v: %v", e.sentinel, e.cause) }
 func (e *fieldError) Unwrap() []error     { return []error{e.sentinel, e.cause} }
 func ctxError(op string, err error) error { return &TimedOutError{Op: op, Err: err} }
+
+// protocolErr marks a cause (an unparsable or oversized inbound frame) as
+// ErrProtocol; the *ConnectionError that carries it adds ErrDisconnected.
+func protocolErr(cause error) error { return &fieldError{sentinel: ErrProtocol, cause: cause} }
+
+// readErr classifies an error from the frame reader: an inbound frame over
+// the limit is a protocol error, anything else the transport's.
+func readErr(err error) error {
+	if errors.Is(err, frame.ErrFrameTooLarge) {
+		return protocolErr(err)
+	}
+	return err
+}
 func isCtxErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -2,7 +2,7 @@ package fastpub
 
 import (
 	"crypto/tls"
-	"errors"
+	"strconv"
 	"time"
 )
 
@@ -17,6 +17,9 @@ const (
 	// DefaultCloseTimeout bounds how long Close waits to write what is queued
 	// before it drops the connection (10 s).
 	DefaultCloseTimeout = 10 * time.Second
+	// MaxHeartbeat is the longest heartbeat interval WithHeartbeat takes
+	// (24 h): the client waits twice the interval for inbound traffic.
+	MaxHeartbeat = 24 * time.Hour
 	// DefaultLogonRetries bounds the authenticator's challenge loop (16).
 	// The official clients loop without a limit; a bound keeps a broken
 	// authenticator from spinning forever.
@@ -45,10 +48,10 @@ func defaultConfig() config {
 
 func (c *config) validate() error {
 	if c.bufferSize < 4<<10 || c.bufferSize > 1<<30 || c.bufferSize&(c.bufferSize-1) != 0 {
-		return errors.New("fastpub: buffer size must be a power of two from 4 KiB to 1 GiB")
+		return &OptionError{Option: "WithBufferSize", Value: strconv.Itoa(c.bufferSize), Reason: "must be a power of two from 4 KiB to 1 GiB"}
 	}
 	if c.maxMessageSize < 64 || c.maxMessageSize > 1<<30 {
-		return errors.New("fastpub: max message size must be from 64 bytes to 1 GiB")
+		return &OptionError{Option: "WithMaxMessageSize", Value: strconv.Itoa(c.maxMessageSize), Reason: "must be from 64 bytes to 1 GiB"}
 	}
 	return nil
 }
@@ -75,26 +78,33 @@ func WithMaxMessageSize(bytes int) Option {
 	return func(c *config) error { c.maxMessageSize = bytes; return nil }
 }
 
-// WithHeartbeat asks the server for heartbeats every interval (whole seconds,
-// at least one) after logon. The client answers each server heartbeat with a
-// beat and drops the connection after 2 × interval without any inbound
-// traffic. Default: off, as in the official clients.
+// WithHeartbeat asks the server for heartbeats every interval after logon:
+// from 1 s to MaxHeartbeat (24 h), in whole seconds (a fraction is dropped).
+// The client answers each server heartbeat with a beat and drops the
+// connection after 2 × interval without any inbound traffic. Default: off,
+// as in the official clients. An interval out of range is an *OptionError.
 func WithHeartbeat(interval time.Duration) Option {
 	return func(c *config) error {
-		if interval < time.Second {
-			return errors.New("fastpub: heartbeat interval must be at least 1s")
+		if interval < time.Second || interval > MaxHeartbeat {
+			return &OptionError{Option: "WithHeartbeat", Value: interval.String(), Reason: "must be from 1s to " + MaxHeartbeat.String()}
 		}
-		c.heartbeat = interval
+		c.heartbeat = interval.Truncate(time.Second)
 		return nil
 	}
 }
 
 // WithCloseTimeout bounds how long Close waits for queued publishes to be
-// written. Default DefaultCloseTimeout (10 s). After it, Close drops the
-// connection and what was still queued is lost (Close returns an error that
-// says so).
+// written; it must be positive. Default DefaultCloseTimeout (10 s). After
+// it, Close drops the connection and what was still queued is lost (Close
+// returns a *CloseTimeoutError that says how much).
 func WithCloseTimeout(d time.Duration) Option {
-	return func(c *config) error { c.closeTimeout = d; return nil }
+	return func(c *config) error {
+		if d <= 0 {
+			return &OptionError{Option: "WithCloseTimeout", Value: d.String(), Reason: "must be positive"}
+		}
+		c.closeTimeout = d
+		return nil
+	}
 }
 
 // WithTLSConfig sets the TLS configuration for tcps connections. Default: a

@@ -244,7 +244,11 @@ func (c *Client) claimErr(ctx context.Context, op string, err error) error {
 	case isCtxErr(err):
 		return ctxError(op, ctx.Err())
 	}
-	return err
+	var se *ring.SizeError
+	if errors.As(err, &se) {
+		return &MessageTooLargeError{Size: se.N, Max: se.Max}
+	}
+	return &fieldError{sentinel: ErrInvalidValue, cause: err}
 }
 
 // encodeErr classifies an encoder error: the topic's are ErrInvalidTopic, a

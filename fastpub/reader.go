@@ -24,12 +24,12 @@ func (c *Client) readLoop() {
 			if timeout > 0 && isTimeout(err) {
 				err = errors.Join(errors.New("no traffic from the server for twice the heartbeat interval"), err)
 			}
-			c.fail("read", err)
+			c.fail("read", readErr(err))
 			return
 		}
 		h.Reset()
 		if _, err := h.Parse(body); err != nil {
-			c.fail("read", errors.Join(ErrProtocol, err))
+			c.fail("read", protocolErr(err))
 			return
 		}
 		switch h.Command {

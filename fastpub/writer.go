@@ -27,7 +27,6 @@ package fastpub
 // ran: batches grow with the load by themselves.
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -183,7 +182,7 @@ func (w *writer) writeEach(c *Client, segs [][]byte) error {
 			return err
 		}
 		if n != len(s) {
-			return errors.New("short write")
+			return io.ErrShortWrite
 		}
 	}
 	return nil

@@ -97,7 +97,7 @@ func BenchmarkWireSampling(b *testing.B) {
 			c := &connection{client: client}
 			c.wire.h = newHistogram()
 			src := (*clientWire)(c)
-			w := newWireSampler(planWire(fastpub.DefaultBufferSize, 155, 1))
+			w := newWireSampler(planWire(fastpub.DefaultBufferSize, 155, 1, false))
 			payload := make([]byte, 128)
 			start := time.Now()
 			b.ReportAllocs()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"github.com/fastpub/fastpub/loadreport"
 	"os"
 	"runtime"
 	"strconv"
@@ -11,29 +12,10 @@ import (
 	"github.com/klauspost/cpuid/v2"
 )
 
-// machineInfo is the machine fingerprint in every report, so that numbers
-// from different machines are never compared by mistake.
-type machineInfo struct {
-	CPU           string `json:"cpu"`            // brand string from CPUID; "unknown" if none
-	PhysicalCores int    `json:"physical_cores"` // 0 if undetectable
-	LogicalCores  int    `json:"logical_cores"`  // 0 if undetectable
-	CacheLine     int    `json:"cache_line_bytes"`
-	L1D           int    `json:"l1d_bytes"` // -1 if undetectable
-	L2            int    `json:"l2_bytes"`
-	L3            int    `json:"l3_bytes"`
-	Hypervisor    string `json:"hypervisor"` // "" on bare metal (or when not reported)
-	NumCPU        int    `json:"num_cpu"`    // runtime.NumCPU: CPUs this process may use
-	GOMAXPROCS    int    `json:"gomaxprocs"`
-	GOOS          string `json:"goos"`
-	GOARCH        string `json:"goarch"`
-	GoVersion     string `json:"go_version"`
-	Hostname      string `json:"hostname"`
-}
-
 // fingerprint describes this machine. cpuid detects once, at start-up.
-func fingerprint() machineInfo {
+func fingerprint() loadreport.Machine {
 	c := &cpuid.CPU
-	m := machineInfo{
+	m := loadreport.Machine{
 		CPU:           c.BrandName,
 		PhysicalCores: c.PhysicalCores,
 		LogicalCores:  c.LogicalCores,
@@ -57,24 +39,6 @@ func fingerprint() machineInfo {
 	}
 	m.Hostname, _ = os.Hostname()
 	return m
-}
-
-func (m *machineInfo) coresText() string {
-	p, l := "?", "?"
-	if m.PhysicalCores > 0 {
-		p = strconv.Itoa(m.PhysicalCores)
-	}
-	if m.LogicalCores > 0 {
-		l = strconv.Itoa(m.LogicalCores)
-	}
-	s := p + " physical / " + l + " logical cores"
-	if m.NumCPU != m.LogicalCores {
-		s += " (" + strconv.Itoa(m.NumCPU) + " usable)"
-	}
-	if m.Hypervisor != "" {
-		s += " (" + m.Hypervisor + " guest)"
-	}
-	return s
 }
 
 // peakRSS returns the process's peak resident set size in bytes: VmHWM from

@@ -83,6 +83,7 @@ const (
 	apiPublish apiMode = iota // PublishContext: blocks while the send buffer is full
 	apiTry                    // TryPublish: never blocks; ErrBufferFull is retried
 	apiMessage                // PublishMessage with a *fastpub.Message
+	apiNone                   // no publish: the harness alone (calibrateHarness), never from the command line
 )
 
 func (a apiMode) String() string {

@@ -38,7 +38,7 @@
 // return of fastpub's writev that handed the frame to the kernel. fastpub
 // tells it off the hot path (Client.Queued right after a publish, then
 // Client.WireTime, which remembers the last 1024 writev calls), so loadgen
-// samples it: 1 message in 16 per producer (sparser when the send buffer
+// samples it: 1 message in 64 per producer flat out, 1 in 16 paced (sparser when the send buffer
 // could hold more samples than a fixed queue of at most 8192 per producer),
 // resolved in passes from the producer loop (every 256 of the connection's
 // messages, about) and once more after the final flush. Nothing is allocated
@@ -51,9 +51,12 @@
 // when the writer goroutine runs again after the system call, so a
 // scheduling delay there counts too.
 //
-// The second line, "publish (enqueue) latency", covers every message: from
-// the due time to the publish call returning, with the frame in fastpub's
-// send buffer, not yet written. With --verify, "publish-to-delivery latency"
+// The second line, "publish (enqueue) latency": from the due time to the
+// publish call returning, with the frame in fastpub's send buffer, not yet
+// written. Paced, every message; flat out, the same 1 in 64 (the clock is
+// read before and after those; the others share one reading per 64
+// messages, so that loadgen's own cost stays a few nanoseconds a message:
+// see "Overhead" below). With --verify, "publish-to-delivery latency"
 // runs from the due time stamped in each payload to the verifying subscriber
 // reading it (same process, same clock). With --ack processed, a further
 // histogram measures each PublishFlush.
@@ -85,6 +88,19 @@
 // Works against the embedded server and any AMPS; messages from other
 // publishers on the same topics are ignored.
 //
+// # Overhead
+//
+// Flat out, loadgen reads the clock once per 64 messages (and twice for
+// each timed one), renders the payload once unless the template has a
+// per-message field (the generated payload has one only with --verify:
+// its stamp), and records one latency value per 64 messages. Before the
+// run it measures the producer loop with the publish call left out: the
+// report prints that as loadgen's own cost, next to the publish cost it
+// measured (each producer's time per message less its own) and their
+// ratio, warning above 15%; and the whole process's CPU per message
+// (getrusage). `loadgen selfcheck` runs a bare Publish loop and loadgen
+// against one server and reports the throughput ratio.
+//
 // # Report
 //
 // Messages, bytes (payload and wire), duration from the first send to the
@@ -93,10 +109,10 @@
 // significant digits) for each latency above, the publish-to-wire sample
 // counts (taken, unresolved and why), errors, the send buffer's fill (max and mean, sampled
 // every 10 ms) and the writer's batching (bytes per writev, from
-// fastpub's Client.Stats), allocations and GC cycles during the run (whole
+// fastpub's Client.Stats), CPU per message, loadgen's overhead,
+// allocations and GC cycles during the run (whole
 // process: the embedded server and subscriber are included), peak RSS,
-// loadgen's own cost per message (render, clock, histogram: measured before
-// the run, and part of every flat-out send), the command line, and a machine
+// the command line, and a machine
 // fingerprint (CPU, cores, cache line from cpuid, Go version).
 // --json prints the same as one JSON object on stdout (latency.wire and
 // latency.wire_sampling, latency.publish for the enqueue latency); --hist

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/fastpub/fastpub/loadreport"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,12 +23,12 @@ func (c *config) outputFiles() []outputFile {
 	if c.histFile != "" {
 		out = append(out,
 			outputFile{"hist", c.histFile},
-			outputFile{"hist", histPath(c.histFile, "enqueue")})
+			outputFile{"hist", loadreport.HgrmPath(c.histFile, "enqueue")})
 		if c.flushEvery > 0 || c.flushInterval > 0 {
-			out = append(out, outputFile{"hist", histPath(c.histFile, "flush")})
+			out = append(out, outputFile{"hist", loadreport.HgrmPath(c.histFile, "flush")})
 		}
 		if c.verify {
-			out = append(out, outputFile{"hist", histPath(c.histFile, "delivery")})
+			out = append(out, outputFile{"hist", loadreport.HgrmPath(c.histFile, "delivery")})
 		}
 	}
 	if c.cpuProfile != "" {

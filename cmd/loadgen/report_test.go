@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/fastpub/fastpub/loadreport"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 )
 
 // sampleReport is a report as runLoad fills it, before finish.
-func sampleReport() *report {
+func sampleReport() *loadreport.Report {
 	h := newHistogram()
 	for i := int64(1); i <= 1000; i++ {
 		record(h, i*1000) // 1 µs … 1 ms
@@ -20,27 +21,27 @@ func sampleReport() *report {
 	cfg := defaultConfig()
 	cfg.topics = []string{"loadgen"}
 	cfg.count = 1000
-	r := &report{Tool: "loadgen", ReportVersion: reportVersion, Machine: fingerprint()}
+	r := &loadreport.Report{Tool: "loadgen", ReportVersion: loadreport.Version, Machine: fingerprint()}
 	fillWorkload(r, &cfg)
-	r.Target = targetInfo{URI: "tcp://127.0.0.1:1/amps/json", Embedded: true, ServerVersion: "5.3.4.0"}
+	r.Target = loadreport.Target{URI: "tcp://127.0.0.1:1/amps/json", Embedded: true, ServerVersion: "5.3.4.0"}
 	r.Messages, r.PayloadBytes, r.WireBytes = 1000, 128_000, 155_000
 	r.Duration, r.SendDuration = 0.5, 0.4
-	r.Latency.Publish = newLatencyStats(publishLatencyName, publishLatencyWhat(&cfg), h)
+	r.Latency.Publish = loadreport.NewStats(loadreport.EnqueueName, publishLatencyWhat(&cfg, 64), h)
 	wh := newHistogram()
 	for i := int64(1); i <= 60; i++ {
 		record(wh, i*10_000) // 10 µs … 600 µs
 	}
 	plan := wirePlan{every: 16, resolveEvery: 256, capacity: 2048}
-	r.Latency.Wire = newLatencyStats(wireLatencyName, wireLatencyWhat(&cfg, plan), wh)
+	r.Latency.Wire = loadreport.NewStats(loadreport.WireName, wireLatencyWhat(&cfg, plan), wh)
 	r.Latency.WireSampling = wireSamplingInfo(plan, wireCounts{sampled: 63, resolved: 60, rolledOver: 2, unwritten: 1}, cfg.producers)
-	r.Runtime = runtimeInfo{Allocs: 50, GCCycles: 1, PeakRSS: 20 << 20, HarnessNs: 40}
-	r.Server = &serverInfo{Publishes: 1000}
+	r.Runtime = loadreport.Runtime{Allocs: 50, GCCycles: 1, PeakRSS: 20 << 20, HarnessNs: 40}
+	r.Server = &loadreport.Server{Publishes: 1000}
 	return r
 }
 
 func TestReportFinish(t *testing.T) {
 	r := sampleReport()
-	r.finish()
+	r.Finish()
 	if !r.OK || len(r.Failures) != 0 {
 		t.Fatalf("OK %v failures %v", r.OK, r.Failures)
 	}
@@ -59,19 +60,19 @@ func TestReportFinish(t *testing.T) {
 	}
 
 	failing := []struct {
-		mod  func(r *report)
+		mod  func(r *loadreport.Report)
 		want string
 	}{
-		{func(r *report) { r.Errors = errorInfo{Count: 2, First: "boom"} }, "2 publish error(s), first: boom"},
-		{func(r *report) { r.Verify = &verifyResult{Lost: 1} }, "1 message(s) lost"},
-		{func(r *report) { r.Verify = &verifyResult{Duplicated: 3} }, "3 message(s) duplicated"},
-		{func(r *report) { r.Verify = &verifyResult{OutOfOrder: 4} }, "4 message(s) out of order"},
-		{func(r *report) { r.Verify = &verifyResult{Error: "subscriber: gone"} }, "verify: subscriber: gone"},
+		{func(r *loadreport.Report) { r.Errors = loadreport.Errors{Count: 2, First: "boom"} }, "2 publish error(s), first: boom"},
+		{func(r *loadreport.Report) { r.Verify = &loadreport.Verify{Lost: 1} }, "1 message(s) lost"},
+		{func(r *loadreport.Report) { r.Verify = &loadreport.Verify{Duplicated: 3} }, "3 message(s) duplicated"},
+		{func(r *loadreport.Report) { r.Verify = &loadreport.Verify{OutOfOrder: 4} }, "4 message(s) out of order"},
+		{func(r *loadreport.Report) { r.Verify = &loadreport.Verify{Error: "subscriber: gone"} }, "verify: subscriber: gone"},
 	}
 	for _, f := range failing {
 		r := sampleReport()
 		f.mod(r)
-		r.finish()
+		r.Finish()
 		if r.OK || !strings.Contains(strings.Join(r.Failures, ";"), f.want) {
 			t.Errorf("OK %v failures %q, want %q", r.OK, r.Failures, f.want)
 		}
@@ -82,10 +83,10 @@ func TestReportFinish(t *testing.T) {
 // script would read.
 func TestReportJSON(t *testing.T) {
 	r := sampleReport()
-	r.Verify = &verifyResult{Topics: 1, Expected: 1000, Received: 1000, Tail: "complete"}
-	r.finish()
+	r.Verify = &loadreport.Verify{Topics: 1, Expected: 1000, Received: 1000, Tail: "complete"}
+	r.Finish()
 	var buf bytes.Buffer
-	if err := r.writeJSON(&buf); err != nil {
+	if err := r.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if n := bytes.Count(bytes.TrimSpace(buf.Bytes()), []byte("\n}")); n != 1 {
@@ -103,7 +104,7 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("JSON has no %q", key)
 		}
 	}
-	var back report
+	var back loadreport.Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("decoded %+v", back)
 	}
 	l := back.Latency.Publish
-	if l == nil || l.Name != publishLatencyName || l.Count != 1000 || l.P50 == 0 || l.P999 < l.P99 || l.Max < l.P999 {
+	if l == nil || l.Name != loadreport.EnqueueName || l.Count != 1000 || l.P50 == 0 || l.P999 < l.P99 || l.Max < l.P999 {
 		t.Errorf("latency %+v", l)
 	}
 	lat := m["latency"].(map[string]any)
@@ -128,10 +129,10 @@ func TestReportJSON(t *testing.T) {
 		}
 	}
 	w := back.Latency.Wire
-	if w == nil || w.Name != wireLatencyName || w.Count != 60 || w.P50 < 290_000 || w.P50 > 310_000 || w.Max < w.P999 {
+	if w == nil || w.Name != loadreport.WireName || w.Count != 60 || w.P50 < 290_000 || w.P50 > 310_000 || w.Max < w.P999 {
 		t.Errorf("wire latency %+v", w)
 	}
-	want := wireSampling{Every: 16, ResolveEvery: 256, Pending: 2048, LogWrites: 1024, Sampled: 63, Resolved: 60,
+	want := loadreport.WireSampling{Every: 16, ResolveEvery: 256, Pending: 2048, LogWrites: 1024, Sampled: 63, Resolved: 60,
 		Unresolved: 3, RolledOver: 2, Unwritten: 1}
 	if back.Latency.WireSampling != want {
 		t.Errorf("wire sampling %+v, want %+v", back.Latency.WireSampling, want)
@@ -155,20 +156,20 @@ func TestReportText(t *testing.T) {
 	r := sampleReport()
 	fill, mean := 0.25, 0.125
 	r.RingFillMax, r.RingFillMean = &fill, &mean
-	r.Verify = &verifyResult{Topics: 1, Expected: 1000, Received: 999, Lost: 1, Tail: "complete", Foreign: 2}
-	r.finish()
+	r.Verify = &loadreport.Verify{Topics: 1, Expected: 1000, Received: 999, Lost: 1, Tail: "complete", Foreign: 2}
+	r.Finish()
 	var buf bytes.Buffer
-	if err := r.writeText(&buf); err != nil {
+	if err := r.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
 	for _, want := range []string{
 		"loadgen report", "target", "embedded ampstest server", "messages    1,000  (the server accepted 1,000)",
 		"duration    0.500s", "throughput  2,000 msg/s", "publish (enqueue) latency", "p50 ", "p90 ", "p99 ", "p99.9 ", "max ",
-		"latency     publish-to-wire latency: start of each send", "1 message in 16 per producer", "(mean 305µs, n=60)",
+		"latency     publish-to-wire latency: start of each sampled send", "1 message in 16 per producer", "(mean 305µs, n=60)",
 		"samples: 1 in 16 per producer, 63 taken, 3 unresolved (4.76%: 2 rolled out of fastpub's 1024-write log, 1 never written, 0 pending queue full)",
 		"lost 1", "2 other message(s) ignored", "ring fill   max 25.0%, mean 12.5%", "allocs 50", "peak RSS 20.0 MiB",
-		"loadgen's own cost 40ns/msg", "machine", "GOMAXPROCS", "result      FAILED: verify: 1 message(s) lost",
+		"loadgen's own cost 40.0ns/msg", "machine", "GOMAXPROCS", "result      FAILED: verify: 1 message(s) lost",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
@@ -183,9 +184,9 @@ func TestReportText(t *testing.T) {
 	r = sampleReport()
 	r.Latency.Wire = nil
 	r.Latency.WireSampling = wireSamplingInfo(wirePlan{every: 16}, wireCounts{sampled: 5, unwritten: 5}, 1)
-	r.finish()
+	r.Finish()
 	buf.Reset()
-	r.writeText(&buf)
+	r.WriteText(&buf)
 	for _, want := range []string{"publish-to-wire latency: no sample resolved", "5 taken, 5 unresolved (100.00%"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("no sample resolved: report lacks %q:\n%s", want, buf.String())
@@ -194,9 +195,9 @@ func TestReportText(t *testing.T) {
 
 	r = sampleReport()
 	r.Interrupted = true
-	r.finish()
+	r.Finish()
 	buf.Reset()
-	r.writeText(&buf)
+	r.WriteText(&buf)
 	if !strings.Contains(buf.String(), "result      INTERRUPTED") || !strings.Contains(buf.String(), "ring fill   not sampled") {
 		t.Errorf("interrupted report:\n%s", buf.String())
 	}
@@ -208,7 +209,7 @@ func TestWriteHist(t *testing.T) {
 		record(h, i*int64(time.Microsecond))
 	}
 	path := filepath.Join(t.TempDir(), "lat.hgrm")
-	if err := writeHist(path, "us", h); err != nil {
+	if err := loadreport.WriteHgrm(path, "us", h); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
@@ -232,13 +233,13 @@ func TestWriteHist(t *testing.T) {
 	if !strings.Contains(string(b), "#[Max     =") {
 		t.Errorf("no footer:\n%s", b)
 	}
-	if got := histPath("/x/lat.hgrm", "delivery"); got != "/x/lat-delivery.hgrm" {
+	if got := loadreport.HgrmPath("/x/lat.hgrm", "delivery"); got != "/x/lat-delivery.hgrm" {
 		t.Errorf("histPath = %s", got)
 	}
-	if got := histPath("lat", "flush"); got != "lat-flush" {
+	if got := loadreport.HgrmPath("lat", "flush"); got != "lat-flush" {
 		t.Errorf("histPath = %s", got)
 	}
-	if err := writeHist(filepath.Join(t.TempDir(), "no", "such", "dir"), "us", h); err == nil {
+	if err := loadreport.WriteHgrm(filepath.Join(t.TempDir(), "no", "such", "dir"), "us", h); err == nil {
 		t.Error("no error for an unwritable path")
 	}
 }

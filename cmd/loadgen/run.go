@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fastpub/fastpub/loadreport"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -70,7 +71,7 @@ type loadRun struct {
 	cfg    *config
 	stdout io.Writer
 	stderr io.Writer
-	rep    *report
+	rep    *loadreport.Report
 
 	// Set up before the start.
 	uri      string
@@ -81,6 +82,7 @@ type loadRun struct {
 	prods    []*producer
 	ver      *verifier // nil without --verify
 	wire     wirePlan  // publish-to-wire sampling, the same for every producer
+	overhead []int     // frame bytes around the payload, per topic
 	prog     *progress
 	closers  []func() // run in reverse order by close
 
@@ -105,7 +107,7 @@ func runLoad(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	r := &loadRun{cfg: cfg, stdout: stdout, stderr: stderr, stopCh: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancelCause(context.Background())
 	defer r.close()
-	r.rep = &report{Tool: "loadgen", ReportVersion: reportVersion, Machine: fingerprint(), Failures: []string{}}
+	r.rep = &loadreport.Report{Tool: "loadgen", ReportVersion: loadreport.Version, Machine: fingerprint(), Failures: []string{}}
 	fillWorkload(r.rep, cfg)
 
 	if err := r.setup(ctx); err != nil {
@@ -148,7 +150,7 @@ func (r *loadRun) setupFailed(ctx context.Context, err error) int {
 	r.rep.OK = false
 	r.rep.Interrupted = ctx.Err() != nil
 	if r.cfg.json {
-		r.rep.writeJSON(r.stdout)
+		r.rep.WriteJSON(r.stdout)
 	}
 	fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
 	if r.rep.Interrupted {
@@ -175,7 +177,10 @@ func (r *loadRun) setup(ctx context.Context) error {
 	}
 	r.tmpl = cfg.tmpl
 	if r.tmpl == nil {
-		r.tmpl = sizedTemplate(cfg.size)
+		r.tmpl = plainTemplate(cfg.size)
+		if cfg.verify {
+			r.tmpl = sizedTemplate(cfg.size)
+		}
 	}
 	r.run = rand.Uint32()
 	if err := r.connect(ctx); err != nil {
@@ -343,7 +348,8 @@ func (r *loadRun) makeProducers() {
 			minOverhead = overhead[i]
 		}
 	}
-	r.wire = planWire(cfg.bufferSize, minOverhead+r.tmpl.minLen(cfg.symbols), cfg.producers)
+	r.wire = planWire(cfg.bufferSize, minOverhead+r.tmpl.minLen(cfg.symbols), cfg.producers, cfg.rate > 0)
+	r.overhead = overhead
 	total := cfg.totalProducers()
 	for _, c := range r.conns {
 		c.wire.h = newHistogram()
@@ -353,6 +359,10 @@ func (r *loadRun) makeProducers() {
 				id: id, total: total, conn: c, cfg: cfg, tmpl: r.tmpl,
 				sched: schedule{rate: cfg.rate}, topics: cfg.topics, overhead: overhead,
 				run: r.run, hist: newHistogram(), samples: newWireSampler(r.wire),
+				api: cfg.api, client: c.client, queued: c.client.Queued, wsrc: (*clientWire)(c), wireH: &c.wire,
+			}
+			if p.sched.paced() {
+				p.pacerH = newHistogram()
 			}
 			if cfg.flushEvery > 0 || cfg.flushInterval > 0 {
 				p.flushH = newHistogram()
@@ -375,12 +385,14 @@ func (r *loadRun) makeProducers() {
 // before the start.
 func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 	cfg := r.cfg
-	r.rep.Runtime.HarnessNs = calibrate(r.tmpl, cfg.symbols, r.run)
+	r.rep.Runtime.HarnessNs = calibrateHarness(cfg, r.tmpl, r.run, r.wire, r.overhead)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
+	u0, s0 := cpuTimes()
 	r.start = time.Now()
+	r.rep.StartUnixMs = r.start.UnixMilli()
 	stopSignal := context.AfterFunc(ctx, func() {
 		r.interrupted.Store(true)
 		r.info("interrupted: stopping, flushing and reporting (interrupt again to quit at once)")
@@ -418,6 +430,8 @@ func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 	}
 	all.Wait()
 	finished.Wait()
+	u1, s1 := cpuTimes()
+	r.rep.Runtime.CPUUser, r.rep.Runtime.CPUSys = (u1 - u0).Seconds(), (s1 - s0).Seconds()
 	return before
 }
 
@@ -442,7 +456,7 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		rep.Verify = v.result(published, len(cfg.topics))
 		rep.Verify.Tail = tail
 		rep.Verify.TailWait = time.Since(t0).Seconds()
-		rep.Latency.Delivery = newLatencyStats("publish-to-delivery latency",
+		rep.Latency.Delivery = loadreport.NewStats("publish-to-delivery latency",
 			"due time stamped in the payload → the verifying subscriber read the delivery (same process, same clock)", v.hist)
 	}
 	r.prog.stopLoop() // the progress line ran through the tail; the report starts on a fresh line
@@ -467,11 +481,21 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		rep.Transport.AvgWrite = float64(rep.Transport.BytesWritten) / float64(rep.Transport.Writes)
 	}
 	pubH, wireH := newHistogram(), newHistogram()
-	var flushH *hdrhistogram.Histogram
+	var flushH, pacerH *hdrhistogram.Histogram
+	merge := func(into **hdrhistogram.Histogram, from *hdrhistogram.Histogram) {
+		if from == nil {
+			return
+		}
+		if *into == nil {
+			*into = newHistogram()
+		}
+		(*into).Merge(from)
+	}
 	var wc wireCounts
 	for _, c := range r.conns {
 		wireH.Merge(c.wire.h)
 	}
+	var sendTime time.Duration
 	for _, p := range r.prods {
 		wc.add(p.samples.counts)
 		rep.Messages += p.sent
@@ -479,28 +503,39 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		rep.WireBytes += p.wire
 		rep.BufferFull += p.bufferFull
 		send = max(send, p.lastDone)
+		sendTime += p.lastDone
 		pubH.Merge(p.hist)
-		if p.flushH != nil {
-			if flushH == nil {
-				flushH = newHistogram()
-			}
-			flushH.Merge(p.flushH)
-		}
+		merge(&flushH, p.flushH)
+		merge(&pacerH, p.pacerH)
 	}
 	rep.Duration = max(done, send).Seconds()
 	rep.SendDuration = send.Seconds()
-	rep.Latency.Wire = newLatencyStats(wireLatencyName, wireLatencyWhat(cfg, r.wire), wireH)
+	// The publish cost: each producer's time per message, less loadgen's
+	// own (flat out, where the producers never wait for a due time).
+	if cfg.rate == 0 && rep.Messages > 0 {
+		perMsg := float64(sendTime) / float64(rep.Messages)
+		if rt := &rep.Runtime; perMsg > rt.HarnessNs {
+			rt.PublishNs = perMsg - rt.HarnessNs
+			rt.OverheadRatio = rt.HarnessNs / rt.PublishNs
+			if rt.OverheadRatio > maxOverhead {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("loadgen's own cost is %.0f%% of the publish cost it measured (goal: at most %.0f%%): the figures understate the engine", 100*rt.OverheadRatio, 100*maxOverhead))
+			}
+		}
+	}
+	rep.Latency.Wire = loadreport.NewStats(loadreport.WireName, wireLatencyWhat(cfg, r.wire), wireH)
 	rep.Latency.WireSampling = wireSamplingInfo(r.wire, wc, cfg.producers)
-	rep.Latency.Publish = newLatencyStats(publishLatencyName, publishLatencyWhat(cfg), pubH)
-	rep.Latency.Flush = newLatencyStats("flush latency",
+	rep.Latency.Publish = loadreport.NewStats(loadreport.EnqueueName, publishLatencyWhat(cfg, r.wire.every), pubH)
+	rep.Latency.Flush = loadreport.NewStats("flush latency",
 		"PublishFlush round trip: until the server's processed ack for everything queued before it", flushH)
+	rep.Latency.Pacer = loadreport.NewStats(loadreport.PacerName, pacerWhat(cfg), pacerH)
 	rep.Errors = r.errs.info()
 	rep.Interrupted = r.interrupted.Load()
 	if r.embedded != nil {
 		r.checkServer()
 	}
-	rep.finish()
-	r.writeHists(wireH, pubH, flushH)
+	r.pacerWarning()
+	rep.Finish()
+	r.writeHists()
 }
 
 // checkServer compares the embedded server's count of accepted publishes
@@ -516,28 +551,21 @@ func (r *loadRun) checkServer() {
 			}
 		}
 	}
-	rep.Server = &serverInfo{Publishes: st.Publishes - min(markers, st.Publishes), Delivered: st.Delivered, Connections: st.ConnectionsTotal}
+	rep.Server = &loadreport.Server{Publishes: st.Publishes - min(markers, st.Publishes), Delivered: st.Delivered, Connections: st.ConnectionsTotal}
 	if rep.Errors.Count == 0 && rep.Server.Publishes != rep.Messages {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("the embedded server accepted %d publishes, loadgen published %d", rep.Server.Publishes, rep.Messages))
 	}
 }
 
 // writeHists writes --hist (publish-to-wire, the headline) and its
-// -enqueue, -flush and -delivery companions.
-func (r *loadRun) writeHists(wireH, pubH, flushH *hdrhistogram.Histogram) {
+// -enqueue, -pacer, -flush and -delivery companions.
+func (r *loadRun) writeHists() {
 	cfg := r.cfg
 	if cfg.histFile == "" {
 		return
 	}
-	files := map[string]*hdrhistogram.Histogram{cfg.histFile: wireH, histPath(cfg.histFile, "enqueue"): pubH}
-	if flushH != nil {
-		files[histPath(cfg.histFile, "flush")] = flushH
-	}
-	if r.ver != nil {
-		files[histPath(cfg.histFile, "delivery")] = r.ver.hist
-	}
-	for path, h := range files {
-		if err := writeHist(path, cfg.histUnit, h); err != nil {
+	for path, h := range r.rep.HgrmFiles(cfg.histFile) {
+		if err := loadreport.WriteHgrm(path, cfg.histUnit, h); err != nil {
 			r.rep.Failures = append(r.rep.Failures, "--hist: "+err.Error())
 			r.rep.OK = false
 			continue
@@ -549,9 +577,9 @@ func (r *loadRun) writeHists(wireH, pubH, flushH *hdrhistogram.Histogram) {
 // output prints the report and returns the exit status.
 func (r *loadRun) output() int {
 	if r.cfg.json {
-		r.rep.writeJSON(r.stdout)
+		r.rep.WriteJSON(r.stdout)
 	} else {
-		r.rep.writeText(r.stdout)
+		r.rep.WriteText(r.stdout)
 	}
 	switch {
 	case !r.rep.OK:
@@ -560,68 +588,6 @@ func (r *loadRun) output() int {
 		return exitInterrupted
 	}
 	return exitOK
-}
-
-const (
-	publishLatencyName = "publish (enqueue) latency"
-	wireLatencyName    = "publish-to-wire latency"
-)
-
-// wireLatencyWhat says what the publish-to-wire histogram measures.
-func wireLatencyWhat(cfg *config, p wirePlan) string {
-	from := "start of each send, rendering included"
-	if cfg.rate > 0 {
-		from = "due time on the --rate schedule"
-	}
-	what := from + " → fastpub's writev that handed the frame to the kernel returned (Client.WireTime); 1 message in " +
-		strconv.FormatUint(p.every, 10) + " per producer"
-	if cfg.producers > 1 {
-		what += "; " + strconv.Itoa(cfg.producers) + " producers share each connection, so a sample can only be later than its frame's true time: an over-estimate"
-	}
-	return what
-}
-
-// publishLatencyWhat says what the publish histogram measures: fastpub
-// reports when a frame is queued, not when the kernel took it.
-func publishLatencyWhat(cfg *config) string {
-	if cfg.rate > 0 {
-		return "due time on the --rate schedule → " + cfg.api.call() + " returned (coordinated omission corrected); the frame is queued in fastpub's send buffer, not yet written"
-	}
-	return "start of each send, rendering included → " + cfg.api.call() + " returned; the frame is queued in fastpub's send buffer, not yet written"
-}
-
-func (a apiMode) call() string {
-	switch a {
-	case apiTry:
-		return "TryPublish (retries included)"
-	case apiMessage:
-		return "PublishMessage"
-	}
-	return "PublishContext"
-}
-
-func fillWorkload(rep *report, cfg *config) {
-	payload := "generated, " + strconv.Itoa(cfg.size) + " B"
-	if cfg.templateFile != "" {
-		payload = "template " + cfg.templateFile
-	}
-	rep.Command = commandLine(cfg)
-	rep.Workload = workloadInfo{
-		Spin:          cfg.spin.Seconds(),
-		Connections:   cfg.connections,
-		Producers:     cfg.producers,
-		Topics:        len(cfg.topics),
-		FirstTopic:    cfg.topics[0],
-		Payload:       payload,
-		Rate:          cfg.rate,
-		Count:         cfg.count,
-		DurationLimit: cfg.duration.Seconds(),
-		Ack:           cfg.ack.String(),
-		FlushEvery:    cfg.flushEvery,
-		FlushInterval: cfg.flushInterval.Seconds(),
-		API:           cfg.api.String(),
-		BufferSize:    cfg.bufferSize,
-	}
 }
 
 // commandLine returns the command as typed, shell-quoted where needed, with
@@ -674,8 +640,8 @@ func (e *errorLog) add(err error) {
 	}
 }
 
-func (e *errorLog) info() errorInfo {
+func (e *errorLog) info() loadreport.Errors {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return errorInfo{Count: e.count.Load(), First: e.first}
+	return loadreport.Errors{Count: e.count.Load(), First: e.first}
 }

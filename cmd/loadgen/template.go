@@ -24,9 +24,13 @@ import (
 //	              --verify reads back from each delivery
 //
 // Everything else is sent verbatim, except one trailing newline (editors add
-// it). Without --template the payload is generated at --size bytes: a JSON
-// object {"lg":"<stamp>","pad":"xxx…"} from 71 bytes, the bare stamp padded
-// with x from 53, and x alone below that (no stamp, so no --verify).
+// it). Without --template the payload is generated at --size bytes. With
+// --verify it is a JSON object {"lg":"<stamp>","pad":"xxx…"} from 71 bytes,
+// the bare stamp padded with x from 53 (below that --verify is refused).
+// Without --verify nothing in it changes from message to message, so it is
+// {"pad":"xxx…"} from 10 bytes, x alone below, rendered once for the run:
+// a producer renders per message only a template with per-message fields
+// (perMessage).
 
 // fieldKind is one kind of template segment.
 type fieldKind uint8
@@ -126,7 +130,32 @@ func parseTemplate(src []byte) (*template, error) {
 	return t, nil
 }
 
-// sizedTemplate returns the generated payload of exactly size bytes.
+// plainTemplate returns the generated payload of exactly size bytes
+// without a stamp: literal bytes only, rendered once.
+func plainTemplate(size int) *template {
+	t := &template{source: "generated, " + strconv.Itoa(size) + " B"}
+	if size >= len(`{"pad":""}`) {
+		pad := bytes.Repeat([]byte("x"), size-len(`{"pad":""}`))
+		t.segs = []segment{{kind: segLiteral, lit: append(append([]byte(`{"pad":"`), pad...), `"}`...)}}
+	} else {
+		t.segs = []segment{{kind: segLiteral, lit: bytes.Repeat([]byte("x"), size)}}
+	}
+	return t
+}
+
+// perMessage reports whether the template has a field that changes from
+// message to message; without one, a producer renders it once.
+func (t *template) perMessage() bool {
+	for _, s := range t.segs {
+		if s.kind != segLiteral {
+			return true
+		}
+	}
+	return false
+}
+
+// sizedTemplate returns the generated payload of exactly size bytes, with
+// the verification stamp (--verify).
 func sizedTemplate(size int) *template {
 	t := &template{source: "generated, " + strconv.Itoa(size) + " B"}
 	switch {

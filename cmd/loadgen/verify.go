@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/fastpub/fastpub/loadreport"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -38,20 +39,6 @@ import (
 // maxSeqJump bounds how far past its bitmap a sequence may be before the
 // verifier treats it as garbage instead of growing the bitmap for it.
 const maxSeqJump = 1 << 26
-
-// verifyResult is the verification part of the report.
-type verifyResult struct {
-	Topics     int     `json:"topics"`     // topics subscribed to
-	Expected   uint64  `json:"expected"`   // messages whose Publish returned nil
-	Received   uint64  `json:"received"`   // distinct expected messages delivered
-	Lost       uint64  `json:"lost"`       // expected, never delivered
-	Duplicated uint64  `json:"duplicated"` // deliveries of a message already seen
-	OutOfOrder uint64  `json:"out_of_order"`
-	Foreign    uint64  `json:"foreign"`     // deliveries without this run's stamp, ignored
-	Tail       string  `json:"tail"`        // how the wait for the tail ended
-	TailWait   float64 `json:"tail_wait_s"` // from the last final flush to the end of the wait
-	Error      string  `json:"error,omitempty"`
-}
 
 type prodTrack struct {
 	seen   []uint64 // bit s: sequence s delivered
@@ -221,8 +208,8 @@ func (v *verifier) waitTail(conns []int, timeout time.Duration) string {
 
 // result stops nothing: call it after loop has returned. published[p] is the
 // last sequence producer p's Publish accepted.
-func (v *verifier) result(published []uint64, topics int) *verifyResult {
-	r := &verifyResult{Topics: topics, Duplicated: v.dup, OutOfOrder: v.ooo, Foreign: v.foreign}
+func (v *verifier) result(published []uint64, topics int) *loadreport.Verify {
+	r := &loadreport.Verify{Topics: topics, Duplicated: v.dup, OutOfOrder: v.ooo, Foreign: v.foreign}
 	for p, n := range published {
 		r.Expected += n
 		r.Received += countBits(v.prods[p].seen, n)

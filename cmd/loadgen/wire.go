@@ -7,7 +7,8 @@ package main
 // hot path, the stream position queued so far (Client.Queued, read right
 // after a publish returns) and when the writev that reached a position
 // returned (Client.WireTime), remembering only the last 1024 writev calls.
-// So each producer samples 1 message in `every` (systematically: messages 1,
+// So each producer samples 1 message in `every` (64 flat out, 16 paced;
+// systematically: messages 1,
 // every+1, 2·every+1, … of the producer): it notes (Queued(), due time) in a
 // fixed-size pending queue, and resolves the queue in passes: every
 // resolveEvery messages from the producer loop, and once more after its
@@ -40,6 +41,7 @@ package main
 // already have acknowledged the bytes (TestWireSamplerClient allows for it).
 
 import (
+	"github.com/fastpub/fastpub/loadreport"
 	"math/bits"
 	"sync"
 	"time"
@@ -48,8 +50,11 @@ import (
 )
 
 const (
-	// wireEveryMin is the densest sampling: 1 message in 16 per producer.
-	wireEveryMin = 16
+	// wireEveryMin is the densest sampling: 1 message in 16 per producer
+	// when paced; flat out 1 in 64 (wireEveryFlat), since each sample is
+	// also a timed message (two clock readings: producer.go).
+	wireEveryMin  = 16
+	wireEveryFlat = 64
 	// wirePendingMax bounds a producer's pending queue (16 bytes an entry:
 	// at most 128 KiB); sampling gets sparser before the queue grows past it.
 	wirePendingMax = 8192
@@ -77,12 +82,15 @@ type wirePlan struct {
 // samples wait at most one pass, two when the oldest is being checked for
 // roll-over. The queue holds all of those, and every doubles until it fits
 // in wirePendingMax: with the defaults (4 MiB buffer, 128-byte payloads) 1 in
-// 16 and 2048 entries (32 KiB). producers is per connection: the more share
+// 64 and 512 entries flat out, 1 in 16 and 2048 entries (32 KiB) paced. producers is per connection: the more share
 // a connection (and its writes), the more often each one resolves.
-func planWire(bufferSize, minFrame, producers int) wirePlan {
+func planWire(bufferSize, minFrame, producers int, paced bool) wirePlan {
 	minFrame = max(minFrame, 1)
 	ringFrames := uint64((bufferSize + minFrame - 1) / minFrame)
-	p := wirePlan{every: wireEveryMin, resolveEvery: 1}
+	p := wirePlan{every: wireEveryFlat, resolveEvery: 1}
+	if paced {
+		p.every = wireEveryMin
+	}
 	if n := wireConnWrites / max(producers, 1); n > 1 {
 		p.resolveEvery = 1 << (bits.Len(uint(n)) - 1) // round down to a power of two
 	}
@@ -239,8 +247,8 @@ func (c *clientWire) written() (uint64, uint64) {
 }
 
 // wireSamplingInfo builds the report's sampling section.
-func wireSamplingInfo(p wirePlan, c wireCounts, producersPerConn int) wireSampling {
-	return wireSampling{
+func wireSamplingInfo(p wirePlan, c wireCounts, producersPerConn int) loadreport.WireSampling {
+	return loadreport.WireSampling{
 		Every:        p.every,
 		ResolveEvery: p.resolveEvery,
 		Pending:      p.capacity,

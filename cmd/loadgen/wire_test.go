@@ -202,18 +202,21 @@ func TestPlanWire(t *testing.T) {
 		buffer, frame, prods int
 		every, resolveEvery  uint64
 		capacity             int
+		flat                 bool // flat out: 1 in 64 at the densest; paced: 1 in 16
 	}{
-		{"defaults", 4 << 20, 155, 1, 16, 256, 2048},
-		{"small frames", 4 << 20, 43, 1, 16, 256, 8192},
-		{"four producers", 4 << 20, 155, 4, 16, 64, 2048},
-		{"three producers round down", 4 << 20, 155, 3, 16, 64, 2048},
-		{"many producers", 4 << 20, 155, 300, 16, 1, 2048},
-		{"1 GiB buffer", 1 << 30, 43, 1, 4096, 256, 8192},
-		{"small buffer", 4 << 10, 155, 1, 16, 256, 64},
+		{"defaults", 4 << 20, 155, 1, 64, 256, 512, true},
+		{"paced", 4 << 20, 155, 1, 16, 256, 2048, false},
+		{"small frames", 4 << 20, 43, 1, 16, 256, 8192, false},
+		{"four producers", 4 << 20, 155, 4, 16, 64, 2048, false},
+		{"three producers round down", 4 << 20, 155, 3, 16, 64, 2048, false},
+		{"many producers", 4 << 20, 155, 300, 16, 1, 2048, false},
+		{"1 GiB buffer", 1 << 30, 43, 1, 4096, 256, 8192, false},
+		{"1 GiB buffer flat out", 1 << 30, 43, 1, 4096, 256, 8192, true},
+		{"small buffer", 4 << 10, 155, 1, 16, 256, 64, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planWire(tt.buffer, tt.frame, tt.prods)
+			p := planWire(tt.buffer, tt.frame, tt.prods, !tt.flat)
 			if p.every != tt.every || p.resolveEvery != tt.resolveEvery || p.capacity != tt.capacity {
 				t.Errorf("plan %+v, want every %d resolveEvery %d capacity %d", p, tt.every, tt.resolveEvery, tt.capacity)
 			}
@@ -244,7 +247,7 @@ func TestWireSamplerClient(t *testing.T) {
 	c.wire.h = newHistogram()
 	src := (*clientWire)(c)
 	start := time.Now()
-	w := newWireSampler(planWire(fastpub.DefaultBufferSize, 40, 1))
+	w := newWireSampler(planWire(fastpub.DefaultBufferSize, 40, 1, true))
 	payload := []byte(`{"x":1}`)
 	for j := uint64(0); j < 5000; j++ {
 		due := time.Since(start)

@@ -536,9 +536,10 @@ func (c *Client) Close() error {
 	<-c.readerDone
 
 	c.mu.Lock()
-	if st == stateLoggedOn && c.err == nil {
-		c.err = ErrClosed
-	}
+	// After Close every call says ErrClosed, also when the connection had
+	// failed before (its error was returned meanwhile, and went to the
+	// error handler).
+	c.err = ErrClosed
 	flushes := c.flushes
 	c.flushes = nil
 	if c.state.Load() == stateClosing {

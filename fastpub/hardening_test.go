@@ -76,3 +76,51 @@ func TestPublishNilMessage(t *testing.T) {
 		t.Fatalf("the client is fine afterwards: %v", err)
 	}
 }
+
+// After Close, every call says ErrClosed, also on a client whose connection
+// had failed before.
+func TestClosedAfterDisconnectSaysClosed(t *testing.T) {
+	s := startServer(t, ampstest.Config{})
+	disconnected := make(chan error, 1)
+	c := connect(t, s.URI("json"), "dropped", fastpub.WithErrorHandler(func(err error) {
+		select {
+		case disconnected <- err:
+		default:
+		}
+	}))
+	if !s.DropClient("dropped") {
+		t.Fatal("the server does not know the client")
+	}
+	select {
+	case err := <-disconnected:
+		if !errors.Is(err, fastpub.ErrDisconnected) {
+			t.Fatalf("error handler: %v, want ErrDisconnected", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no disconnect reported")
+	}
+	if err := c.Publish("t", nil); !errors.Is(err, fastpub.ErrDisconnected) {
+		t.Fatalf("Publish after the disconnect: %v, want ErrDisconnected", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close after a disconnect: %v", err)
+	}
+	ctx := ctxT(t, 5*time.Second)
+	m := fastpub.Message{Topic: "t"}
+	for name, err := range map[string]error{
+		"Publish":            c.Publish("t", nil),
+		"TryPublish":         c.TryPublish("t", nil),
+		"PublishMessage":     c.PublishMessage(ctx, &m),
+		"PublishFlush":       c.PublishFlush(ctx),
+		"Connect":            c.Connect(ctx, s.URI("json")),
+		"Logon":              c.Logon(ctx),
+		"DeltaPublishString": c.DeltaPublishString("t", "x"),
+	} {
+		if !errors.Is(err, fastpub.ErrClosed) || errors.Is(err, fastpub.ErrDisconnected) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

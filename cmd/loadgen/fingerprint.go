@@ -3,13 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"github.com/fastpub/fastpub/loadreport"
 	"os"
 	"runtime"
 	"strconv"
 	"syscall"
 
 	"github.com/klauspost/cpuid/v2"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 // fingerprint describes this machine. cpuid detects once, at start-up.

@@ -3,10 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/fastpub/fastpub/loadreport"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 // outputFile is one file a run writes after publishing, and the flag that

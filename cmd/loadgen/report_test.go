@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/fastpub/fastpub/loadreport"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 // sampleReport is a report as runLoad fills it, before finish.

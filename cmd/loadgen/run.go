@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fastpub/fastpub/loadreport"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -26,6 +25,7 @@ import (
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/fastpub"
 	"github.com/fastpub/fastpub/frame"
+	"github.com/fastpub/fastpub/loadreport"
 	"github.com/fastpub/fastpub/subscriber"
 )
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/fastpub/fastpub/loadreport"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fastpub/fastpub/ampstest"
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 // testTimeout bounds every end-to-end run.

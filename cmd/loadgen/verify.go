@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/fastpub/fastpub/loadreport"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/fastpub/fastpub/loadreport"
 	"github.com/fastpub/fastpub/subscriber"
 )
 

@@ -41,12 +41,13 @@ package main
 // already have acknowledged the bytes (TestWireSamplerClient allows for it).
 
 import (
-	"github.com/fastpub/fastpub/loadreport"
 	"math/bits"
 	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 const (

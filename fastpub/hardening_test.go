@@ -124,3 +124,21 @@ func TestClosedAfterDisconnectSaysClosed(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// Stats().Buffered is every byte queued and not written: with a stalled
+// server and a full buffer it is about the buffer's size (it said 4,191 of
+// 65,536 while 65,430 bytes were queued).
+func TestStatsBufferedCountsEverythingQueued(t *testing.T) {
+	s := startServer(t, ampstest.Config{})
+	c := connect(t, s.URI("json"), "buffered", fastpub.WithBufferSize(64<<10), fastpub.WithCloseTimeout(100*time.Millisecond))
+	s.PauseReading()
+	defer s.ResumeReading()
+	waitStalled(t, c)
+	st := c.Stats()
+	if want := int(c.Queued() - st.BytesWritten); st.Buffered != want {
+		t.Fatalf("Buffered %d, want %d (queued %d − written %d)", st.Buffered, want, c.Queued(), st.BytesWritten)
+	}
+	if st.Buffered < st.BufferSize-2048 || st.Buffered > st.BufferSize {
+		t.Fatalf("Buffered %d with a full %d-byte buffer", st.Buffered, st.BufferSize)
+	}
+}

@@ -7,7 +7,7 @@ import "sync/atomic"
 type Stats struct {
 	BytesWritten uint64 // bytes the kernel accepted (the ring's released position)
 	Writes       uint64 // writev (or TLS write) calls that moved bytes
-	Buffered     int    // bytes queued in the ring, not yet written: the fill level
+	Buffered     int    // bytes queued (claimed by publishes and control frames) and not yet written, oversized frames included
 	BufferSize   int    // the ring's size (WithBufferSize)
 }
 
@@ -26,10 +26,13 @@ func (c *Client) Stats() Stats {
 	if r == nil || w == nil {
 		return Stats{BufferSize: c.cfg.bufferSize}
 	}
+	// Released first: Claimed is read after it, so it is not behind it.
+	written := r.Released()
+	queued := r.Claimed()
 	return Stats{
-		BytesWritten: r.Released(),
+		BytesWritten: written,
 		Writes:       w.stats.writes.Load(),
-		Buffered:     r.Len(),
+		Buffered:     int(queued - written),
 		BufferSize:   r.Size(),
 	}
 }

@@ -500,3 +500,21 @@ func TestErrorZeroValues(t *testing.T) {
 		t.Errorf("errors.Is on a zero-sentinel *Error is wrong")
 	}
 }
+
+func TestRedactString(t *testing.T) {
+	for _, tc := range []struct{ s, secret string }{
+		{"dial unix /tmp/s3cretPW/amps.sock: no such file", "s3cretPW"},
+		{"lookup s3cretPW.invalid: no such host", "s3cretPW"},
+		{"xxxx x xx", "x"},
+		{"aaaa", "aa"},
+		{"no secret here", ""},
+	} {
+		got := connstr.RedactString(tc.s, tc.secret)
+		if tc.secret != "" && strings.Contains(got, tc.secret) {
+			t.Errorf("RedactString(%q, %q) = %q: shows the secret", tc.s, tc.secret, got)
+		}
+		if tc.secret == "" && got != tc.s {
+			t.Errorf("RedactString(%q, \"\") = %q, want it unchanged", tc.s, got)
+		}
+	}
+}

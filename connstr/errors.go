@@ -227,3 +227,12 @@ func newError(s, part string, key, value field, reason string, sentinel error) *
 	e.msg = scrub(e.format(), secret, mask)
 	return e
 }
+
+// RedactString returns s with every occurrence of secret (a password)
+// replaced by a mask that does not contain it, as URI.String and Error do.
+// It never returns a string that contains a non-empty secret. For errors
+// built around a connection string: an operating system's error names the
+// host or the unix path, which may contain the password's text.
+func RedactString(s, secret string) string {
+	return scrub(s, secret, maskFor(secret))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
@@ -249,7 +250,7 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 	for _, o := range opts {
 		o(&lc)
 	}
-	ack, err := c.logon(ctx, &lc)
+	ack, err := c.logonRecover(ctx, &lc)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -277,6 +278,20 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 		return err
 	}
 	return nil
+}
+
+// logonRecover runs the logon exchange and turns a panic in the
+// Authenticator (the only foreign code it calls) into an error matching
+// ErrAuthentication: Logon then drops the connection as for any failed
+// logon, and the client can Connect again. The panic's value is kept in the
+// error, with the password redacted.
+func (c *Client) logonRecover(ctx context.Context, lc *logonConfig) (ack logonAck, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &fieldError{sentinel: ErrAuthentication, cause: errors.New("the Authenticator panicked: " + connstr.RedactString(fmt.Sprint(v), c.uri.Password))}
+		}
+	}()
+	return c.logon(ctx, lc)
 }
 
 type logonAck struct {

@@ -142,3 +142,62 @@ func TestStatsBufferedCountsEverythingQueued(t *testing.T) {
 		t.Fatalf("Buffered %d with a full %d-byte buffer", st.Buffered, st.BufferSize)
 	}
 }
+
+// panicAuth panics in the method named by where.
+type panicAuth struct{ where string }
+
+func (a panicAuth) Authenticate(user, password string) (string, error) {
+	if a.where == "Authenticate" {
+		panic("authenticator bug, password " + password)
+	}
+	return password, nil
+}
+
+func (a panicAuth) Retry(user, token string) (string, error) {
+	if a.where == "Retry" {
+		panic("retry bug")
+	}
+	return "response-1", nil
+}
+
+func (a panicAuth) Completed(user, password, reason string) {
+	if a.where == "Completed" {
+		panic("completed bug")
+	}
+}
+
+// An Authenticator that panics fails the logon with ErrAuthentication (the
+// password redacted from the panic's text) and drops the connection; the
+// client can connect and log on again.
+func TestAuthenticatorPanicLeavesClientUsable(t *testing.T) {
+	for _, where := range []string{"Authenticate", "Retry", "Completed"} {
+		t.Run(where, func(t *testing.T) {
+			s := startServer(t, ampstest.Config{Auth: ampstest.Challenge{User: "bob", Token: "challenge-1", Answer: "response-1"}})
+			uri := "tcp://bob:pw-s3cret@" + s.Addr().String() + "/amps/json"
+			c := newClient(t, "panicky")
+			ctx := ctxT(t, 10*time.Second)
+			if err := c.Connect(ctx, uri); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Logon(ctx, fastpub.WithAuthenticator(panicAuth{where}))
+			if !errors.Is(err, fastpub.ErrAuthentication) || !strings.Contains(err.Error(), "panicked") {
+				t.Fatalf("Logon with an Authenticator that panics in %s: %v, want ErrAuthentication", where, err)
+			}
+			if strings.Contains(err.Error(), "pw-s3cret") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+			if err := c.Publish("t", nil); !errors.Is(err, fastpub.ErrNotConnected) {
+				t.Fatalf("Publish after the failed logon: %v, want ErrNotConnected", err)
+			}
+			if err := c.Connect(ctx, uri); err != nil {
+				t.Fatalf("Connect after the panic: %v", err)
+			}
+			if err := c.Logon(ctx, fastpub.WithAuthenticator(panicAuth{})); err != nil {
+				t.Fatalf("Logon after the panic: %v", err)
+			}
+			if err := c.PublishFlush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -85,6 +85,7 @@ type Target struct {
 // Workload is the run's parameters.
 type Workload struct {
 	Spin          float64 `json:"spin_s"`
+	TimerLateness float64 `json:"timer_lateness_s,omitempty"` // --spin auto: the timer's measured lateness (p90)
 	Connections   int     `json:"connections"`
 	Producers     int     `json:"producers_per_connection"`
 	Topics        int     `json:"topics"`

@@ -113,6 +113,7 @@ type config struct {
 	duration    time.Duration
 	rate        float64       // messages per second over all producers; 0 = as fast as possible
 	spin        time.Duration // the last part of a wait for a due time spent yielding, not sleeping
+	spinAuto    bool          // --spin auto (the default): spin set from the timer's measured lateness
 	producers   int           // goroutines per connection
 	connections int
 	topicSpec   string
@@ -157,6 +158,7 @@ func defaultConfig() config {
 		clientName:     "loadgen-" + strconv.Itoa(os.Getpid()),
 		connectTimeout: defaultConnTimeout,
 		spin:           defaultSpinFor,
+		spinAuto:       true,
 		producers:      1,
 		connections:    1,
 		topicSpec:      defaultTopic,
@@ -194,7 +196,7 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.StringVar(&r.count, "count", r.count, "")
 	fs.DurationVar(&c.duration, "duration", c.duration, "")
 	fs.StringVar(&r.rate, "rate", r.rate, "")
-	fs.DurationVar(&c.spin, "spin", c.spin, "")
+	fs.StringVar(&r.spin, "spin", "auto", "")
 	fs.IntVar(&c.producers, "producers", c.producers, "")
 	fs.IntVar(&c.connections, "connections", c.connections, "")
 	fs.StringVar(&c.topicSpec, "topics", c.topicSpec, "")
@@ -229,7 +231,7 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 // rawFlags holds the flags whose syntax is richer than the flag package's
 // (suffixes, enumerations); validate converts them.
 type rawFlags struct {
-	count, rate, size, buffer, symbols, ack, api, flushEvery string
+	count, rate, size, buffer, symbols, ack, api, flushEvery, spin string
 }
 
 // parseFlags parses the load-run command line. It never exits: -h returns
@@ -291,6 +293,12 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 	}
 	if c.bufferSize, err = parseSize(r.buffer); err != nil {
 		return usageErrf("buffer", "%v", err)
+	}
+	if r.spin != "auto" {
+		if c.spin, err = time.ParseDuration(r.spin); err != nil {
+			return usageErrf("spin", "%q: want auto or a duration such as 100us", r.spin)
+		}
+		c.spinAuto = false
 	}
 	if r.flushEvery != "" {
 		if c.flushEvery, err = parseCount(r.flushEvery); err != nil {

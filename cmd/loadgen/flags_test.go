@@ -47,6 +47,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		{"flushTimeout", c.flushTimeout, 30 * time.Second},
 		{"connectTimeout", c.connectTimeout, 10 * time.Second},
 		{"spin", c.spin, defaultSpinFor},
+		{"spinAuto", c.spinAuto, true},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -79,7 +80,8 @@ func TestParseFlagsEveryFlag(t *testing.T) {
 		{[]string{"--rate", "50k"}, func(c *config) bool { return c.rate == 50_000 }},
 		{[]string{"--rate", "1.5M"}, func(c *config) bool { return c.rate == 1_500_000 }},
 		{[]string{"--rate", "250"}, func(c *config) bool { return c.rate == 250 }},
-		{[]string{"--spin", "0s"}, func(c *config) bool { return c.spin == 0 }},
+		{[]string{"--spin", "0s"}, func(c *config) bool { return c.spin == 0 && !c.spinAuto }},
+		{[]string{"--spin", "auto"}, func(c *config) bool { return c.spinAuto }},
 		{[]string{"--spin", "20us"}, func(c *config) bool { return c.spin == 20*time.Microsecond }},
 		{[]string{"--producers", "4"}, func(c *config) bool { return c.producers == 4 }},
 		{[]string{"--connections", "3"}, func(c *config) bool { return c.connections == 3 && c.totalProducers() == 3 }},
@@ -151,6 +153,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--rate", "2G"}, "--rate:"},
 		{[]string{"--spin", "-1us"}, "--spin:"},
 		{[]string{"--spin", "2s"}, "--spin:"},
+		{[]string{"--spin", "sometimes"}, "--spin:"},
 		{[]string{"--producers", "0"}, "--producers: must be at least 1"},
 		{[]string{"--connections", "0"}, "--connections: must be at least 1"},
 		{[]string{"--producers", "100", "--connections", "11"}, "--producers: connections × producers = 1100"},

@@ -8,6 +8,7 @@
 //
 //	loadgen [flags]                     publish, then print a report
 //	loadgen serve [--listen ADDR]       run the embedded test server alone
+//	loadgen selfcheck [--uri URI]       loadgen's msgs/s against a bare Publish loop's, same server
 //
 // Without --uri, loadgen starts the embedded ampstest server on 127.0.0.1
 // (a free port) in its own process, says so on stderr, and publishes to it,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -35,10 +36,39 @@ func (s schedule) due(g uint64) time.Duration {
 	return time.Duration(float64(g) * 1e9 / s.rate)
 }
 
-// defaultSpinFor is how much of a wait is spent yielding instead of sleeping
-// (--spin). Go timers wake tens of microseconds late; spinning the last
-// stretch keeps sends on time at the cost of a busy processor while paced.
+// defaultSpinFor is the least of a wait spent yielding instead of sleeping
+// with --spin auto, and what --spin auto means before it is measured.
+// Go timers wake late (tens of microseconds on bare metal, about 600 µs on
+// some VMs); spinning the last stretch keeps sends on time at the cost of a
+// busy processor while paced.
 const defaultSpinFor = 100 * time.Microsecond
+
+// maxAutoSpin caps --spin auto: a timer later than this is reported (the
+// pacer lateness figure and its warning), not spun around.
+const maxAutoSpin = 5 * time.Millisecond
+
+// autoSpin is --spin auto: twice the 90th percentile of the timer's
+// lateness on this machine (measureTimerLateness), at least defaultSpinFor,
+// at most maxAutoSpin.
+func autoSpin(lateness time.Duration) time.Duration {
+	return min(max(2*lateness, defaultSpinFor), maxAutoSpin)
+}
+
+// measureTimerLateness sleeps n times for d and returns the 90th
+// percentile of how late the timer woke the goroutine.
+func measureTimerLateness(n int, d time.Duration) time.Duration {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	late := make([]time.Duration, n)
+	for i := range late {
+		t0 := time.Now()
+		t.Reset(d)
+		<-t.C
+		late[i] = max(time.Since(t0)-d, 0)
+	}
+	slices.Sort(late)
+	return late[len(late)*9/10]
+}
 
 // pacer waits until due times. Its clock and sleep are replaceable for tests.
 type pacer struct {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 func TestScheduleDue(t *testing.T) {
@@ -202,5 +205,66 @@ func TestPacerRealClock(t *testing.T) {
 	time.AfterFunc(10*time.Millisecond, func() { close(stop) })
 	if _, ok := p.wait(p.clock()+time.Hour, p.clock(), stop); ok {
 		t.Error("a stopped wait reported ok")
+	}
+}
+
+func TestAutoSpin(t *testing.T) {
+	for _, c := range []struct{ late, want time.Duration }{
+		{0, defaultSpinFor}, {20 * time.Microsecond, defaultSpinFor}, {600 * time.Microsecond, 1200 * time.Microsecond},
+		{time.Second, maxAutoSpin},
+	} {
+		if got := autoSpin(c.late); got != c.want {
+			t.Errorf("autoSpin(%v) = %v, want %v", c.late, got, c.want)
+		}
+	}
+	if late := measureTimerLateness(4, 100*time.Microsecond); late < 0 || late > time.Second {
+		t.Errorf("timer lateness %v", late)
+	}
+}
+
+// TestPacerLatenessReported: a paced run reports how late its own pacer
+// woke, apart from the client's latency, and the spin --spin auto chose.
+func TestPacerLatenessReported(t *testing.T) {
+	code, r, stderr := runJSON(t, nil, "--count", "300", "--rate", "3000", "--quiet")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	pc := r.Latency.Pacer
+	if pc == nil || pc.Count == 0 || pc.Count > 300 || !strings.Contains(pc.What, "not the client's") {
+		t.Fatalf("pacer lateness %+v", pc)
+	}
+	if r.Workload.Spin < defaultSpinFor.Seconds() || r.Workload.TimerLateness < 0 {
+		t.Errorf("workload %+v", r.Workload)
+	}
+	code, out, _ := runT(t, nil, "--count", "100", "--rate", "2000", "--quiet", "--spin", "0")
+	if code != exitOK || !strings.Contains(out, "pacer       pacer lateness") || !strings.Contains(out, "sleeping only") {
+		t.Errorf("text report:\n%s", out)
+	}
+	// Flat out there is no pacer.
+	code, r, _ = runJSON(t, nil, "--count", "100", "--quiet")
+	if code != exitOK || r.Latency.Pacer != nil {
+		t.Errorf("flat out: pacer %+v", r.Latency.Pacer)
+	}
+}
+
+// TestPacerWarning: the report warns when the pacer's lateness is most of
+// the publish-to-wire latency, and not otherwise.
+func TestPacerWarning(t *testing.T) {
+	mk := func(p50 int64) *loadreport.Stats {
+		h := newHistogram()
+		record(h, p50)
+		return loadreport.NewStats("x", "y", h)
+	}
+	r := &loadRun{rep: &loadreport.Report{}}
+	r.rep.Latency.Pacer, r.rep.Latency.Wire = mk(500_000), mk(600_000)
+	r.pacerWarning()
+	if len(r.rep.Warnings) != 1 || !strings.Contains(r.rep.Warnings[0], "raise --spin") {
+		t.Errorf("warnings %q", r.rep.Warnings)
+	}
+	r.rep.Warnings = nil
+	r.rep.Latency.Pacer = mk(5_000)
+	r.pacerWarning()
+	if len(r.rep.Warnings) != 0 {
+		t.Errorf("warnings %q", r.rep.Warnings)
 	}
 }

@@ -337,16 +337,16 @@ func (c *connection) flushFinal(r *loadRun, markers bool, run uint32) {
 // calibrateHarness measures loadgen's own cost per message: the producer
 // loop exactly as the run will use it, flat out, with the publish call left
 // out (apiNone), against a stand-in wire log that resolves every sample at
-// once. It runs a fixed count of messages three times and keeps the fastest
-// (the least disturbed by other processes). The payload and histograms stay
+// once. It runs a fixed count of messages five times and keeps the fastest
+// (the least disturbed by other processes): about a millisecond in all. The payload and histograms stay
 // in cache here, which they may not next to a real publish: if anything, an
 // under-estimate, which the self-check (loadgen selfcheck) keeps honest.
 func calibrateHarness(cfg *config, tmpl *template, run uint32, plan wirePlan, overhead []int) float64 {
-	const n = 1 << 18
+	const n = 1 << 15
 	c := *cfg
 	c.rate, c.flushEvery, c.flushInterval, c.duration = 0, 0, 0, 0
 	best := math.Inf(1)
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 5; round++ {
 		r := &loadRun{cfg: &c, stopCh: make(chan struct{}), start: time.Now()}
 		r.ctx, r.cancel = context.WithCancelCause(context.Background())
 		conn := &connection{}

@@ -42,8 +42,13 @@ const (
 // (the signal in main) stops the run cleanly: producers stop, queued
 // messages are flushed, the report is printed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "serve" {
-		return serve(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return serve(ctx, args[1:], stdout, stderr)
+		case "selfcheck":
+			return selfcheck(ctx, args[1:], stdout, stderr)
+		}
 	}
 	cfg, err := parseFlags(args, stderr)
 	switch {
@@ -390,6 +395,13 @@ func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
+	if cfg.rate > 0 && cfg.spinAuto {
+		late := measureTimerLateness(16, 200*time.Microsecond)
+		cfg.spin = autoSpin(late)
+		r.rep.Workload.Spin = cfg.spin.Seconds()
+		r.rep.Workload.TimerLateness = late.Seconds()
+		r.info("--spin auto: a sleeping goroutine wakes %v late here (p90 of 16), so the pacer yields for the last %v of each wait", late, cfg.spin)
+	}
 	u0, s0 := cpuTimes()
 	r.start = time.Now()
 	r.rep.StartUnixMs = r.start.UnixMilli()

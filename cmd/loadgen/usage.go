@@ -4,6 +4,7 @@ package main
 // checks it).
 const usageText = `Usage: loadgen [flags]
        loadgen serve [--listen ADDR] [--unix PATH]   (run the test server alone; serve -h)
+       loadgen selfcheck [--uri URI]                  (loadgen against a bare Publish loop; selfcheck -h)
 
 Publishes a workload to AMPS with fastpub and prints a report. Without --uri it
 starts the embedded ampstest server in this process and publishes to it.
@@ -22,9 +23,11 @@ Workload (--count and --duration: whichever ends first)
   --rate R               messages/s over all producers, e.g. 50000, 50k, 1.5M;
                          0 = as fast as possible (default 0). A fixed rate follows a
                          schedule and latency counts from each message's due time.
-  --spin D               with --rate: the last D of each wait for a due time is spent
+  --spin D|auto          with --rate: the last D of each wait for a due time is spent
                          yielding the CPU instead of sleeping, since timers wake late;
-                         0 always sleeps (default 100µs)
+                         0 always sleeps; auto measures how late a timer wakes here
+                         and spins twice that, 100µs to 5ms (default auto). The
+                         report shows the pacer's own lateness apart from the client's
   --producers N          publishing goroutines per connection (default 1)
   --connections N        client connections (default 1)
   --topics SPEC          a topic, name:N for name-0 … name-(N-1), or a comma list

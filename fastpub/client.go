@@ -132,7 +132,7 @@ func (c *Client) Connect(ctx context.Context, uri string) error {
 	}
 	conn, err := dial(ctx, u, &c.cfg)
 	if err != nil {
-		return &ConnectionError{Op: "connect", URI: u.String(), Err: err, kind: ErrConnect}
+		return newConnErr("connect", u, err, ErrConnect)
 	}
 	c.uri = u
 	c.conn = conn
@@ -417,7 +417,7 @@ func lastSequence(h *frame.Header) uint64 {
 
 // connErr wraps a transport error with the connection's (redacted) URI.
 func (c *Client) connErr(op string, err error) error {
-	return &ConnectionError{Op: op, URI: c.uri.String(), Err: err, kind: ErrDisconnected}
+	return newConnErr(op, c.uri, err, ErrDisconnected)
 }
 
 // start creates the ring and starts the writer and reader. Called with mu held.

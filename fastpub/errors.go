@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fastpub/fastpub/connstr"
@@ -117,15 +120,74 @@ func reasonSentinel(reason string) error {
 // both to its kind (ErrConnect or ErrDisconnected) and to the operating
 // system's error, so errors.As reaches the *net.OpError and syscall.Errno, as
 // the official client's exception holds the inner socket exception.
+//
+// The password never appears in its text, in any fmt verb (%v, %+v, %#v,
+// %s, %q) or in log/slog: the URI is redacted, and so is any occurrence of
+// the password's text in the cause's text (an operating system's error names
+// the host or the unix path, which may contain it). When the cause's text
+// contains the password, Err is a wrapper with the redacted text that
+// unwraps to the cause; errors.As still reaches the cause itself, whose own
+// text is the operating system's.
 type ConnectionError struct {
-	Op  string // "connect", "read", "write", "heartbeat"
+	Op  string // "connect", "read" (a heartbeat timeout too: see WithHeartbeat), "write"
 	URI string // the connection string with the password redacted
 	Err error  // the cause: *net.OpError, *os.SyscallError, io.EOF, ...
 	// kind is ErrConnect or ErrDisconnected.
 	kind error
+	msg  string // the redacted text, when built by newConnErr
 }
 
+// newConnErr builds a *ConnectionError for u, redacting u's password from
+// every text it holds.
+func newConnErr(op string, u *connstr.URI, cause error, kind error) *ConnectionError {
+	e := &ConnectionError{Op: op, Err: cause, kind: kind}
+	if u == nil {
+		e.msg = e.text()
+		return e
+	}
+	e.URI = u.String()
+	if pw := u.Password; pw != "" && cause != nil && strings.Contains(cause.Error(), pw) {
+		e.Err = &redactedError{msg: connstr.RedactString(cause.Error(), pw), err: cause}
+	}
+	e.msg = connstr.RedactString(e.text(), u.Password)
+	return e
+}
+
+// redactedError is a cause whose text had the password in it.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// Format prints the redacted text for every verb.
+func (e *redactedError) Format(f fmt.State, verb rune) { formatText(f, verb, e.msg) }
+
+// Error returns the redacted text.
 func (e *ConnectionError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.text()
+}
+
+// Format prints the redacted text for every verb (%#v too, which would
+// otherwise print the cause's fields).
+func (e *ConnectionError) Format(f fmt.State, verb rune) { formatText(f, verb, e.Error()) }
+
+// LogValue makes log/slog record the redacted text.
+func (e *ConnectionError) LogValue() slog.Value { return slog.StringValue(e.Error()) }
+
+func formatText(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	io.WriteString(f, s)
+}
+
+func (e *ConnectionError) text() string {
 	msg := "fastpub: " + e.Op
 	if e.URI != "" {
 		msg += " " + e.URI

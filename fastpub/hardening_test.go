@@ -3,8 +3,14 @@ package fastpub_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,4 +206,89 @@ func TestAuthenticatorPanicLeavesClientUsable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkRedacted fails if err shows secret in any form a user may print or
+// log it in, or does not show the redacted URI where it should.
+func checkRedacted(t *testing.T, what string, err error, secret string) {
+	t.Helper()
+	var sb strings.Builder
+	for _, h := range []slog.Handler{slog.NewTextHandler(&sb, nil), slog.NewJSONHandler(&sb, nil)} {
+		slog.New(h).Error("failed", "err", err)
+		slog.New(h).Error("failed", slog.Any("err", err))
+	}
+	forms := map[string]string{
+		"%v": fmt.Sprintf("%v", err), "%+v": fmt.Sprintf("%+v", err), "%#v": fmt.Sprintf("%#v", err),
+		"%s": fmt.Sprintf("%s", err), "%q": fmt.Sprintf("%q", err), "Error()": err.Error(), "slog": sb.String(),
+	}
+	var ce *fastpub.ConnectionError
+	if errors.As(err, &ce) {
+		forms["ConnectionError.URI"] = ce.URI
+		forms["ConnectionError.Err %v"] = fmt.Sprintf("%v", ce.Err)
+		forms["ConnectionError.Err %#v"] = fmt.Sprintf("%#v", ce.Err)
+		if !strings.Contains(err.Error(), "xxxxx@") {
+			t.Errorf("%s: %v does not show the redacted URI", what, err)
+		}
+	}
+	for form, text := range forms {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s: %s shows the password: %s", what, form, text)
+		}
+	}
+}
+
+// The password is redacted from connect, read and write errors, also where
+// its text is part of the unix path the operating system's error names.
+func TestPasswordRedactedFromConnectionErrors(t *testing.T) {
+	const pw = "s3cretPW"
+	// Connect: dial unix /nonexistent/s3cretPW/amps.sock.
+	c := newClient(t, "redact-connect")
+	err := c.Connect(ctxT(t, 5*time.Second), "unix://u:"+pw+"@localhost:0/amps/json?path=/nonexistent/"+pw+"/amps.sock")
+	if !errors.Is(err, fastpub.ErrConnect) || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("Connect to a missing socket: %v, want ErrConnect reaching ENOENT", err)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) {
+		t.Fatalf("Connect error %v does not reach *net.OpError", err)
+	}
+	checkRedacted(t, "connect", err, pw)
+
+	// Read and write: a server on a unix socket whose path holds the password.
+	dir := filepath.Join(t.TempDir(), pw)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ampstest.StartUnix(ampstest.Config{}, filepath.Join(dir, "amps.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	uri := strings.Replace(s.UnixURI("json"), "unix://", "unix://u:"+pw+"@", 1)
+	handled := make(chan error, 1)
+	c = connect(t, uri, "redact-io", fastpub.WithBufferSize(4<<10), fastpub.WithErrorHandler(func(err error) {
+		select {
+		case handled <- err:
+		default:
+		}
+	}))
+	if !s.DropClient("redact-io") {
+		t.Fatal("the server does not know the client")
+	}
+	payload := make([]byte, 1000)
+	for i := 0; i < 10_000_000; i++ {
+		if err = c.Publish("t", payload); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, fastpub.ErrDisconnected) {
+		t.Fatalf("Publish after the server dropped the client: %v", err)
+	}
+	checkRedacted(t, "publish after a disconnect", err, pw)
+	select {
+	case err := <-handled:
+		checkRedacted(t, "error handler", err, pw)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no error handed to the error handler")
+	}
+	checkRedacted(t, "flush", c.PublishFlush(ctxT(t, 5*time.Second)), pw)
 }

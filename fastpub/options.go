@@ -81,8 +81,12 @@ func WithMaxMessageSize(bytes int) Option {
 // WithHeartbeat asks the server for heartbeats every interval after logon:
 // from 1 s to MaxHeartbeat (24 h), in whole seconds (a fraction is dropped).
 // The client answers each server heartbeat with a beat and drops the
-// connection after 2 × interval without any inbound traffic. Default: off,
-// as in the official clients. An interval out of range is an *OptionError.
+// connection after 2 × interval without any inbound traffic: the error then
+// is a *ConnectionError (ErrDisconnected) with Op "read", whose cause says
+// "no traffic from the server for twice the heartbeat interval" and wraps
+// the read's timeout (a net.Error with Timeout() true, os.ErrDeadlineExceeded).
+// Default: off, as in the official clients. An interval out of range is an
+// *OptionError.
 func WithHeartbeat(interval time.Duration) Option {
 	return func(c *config) error {
 		if interval < time.Second || interval > MaxHeartbeat {

@@ -136,10 +136,14 @@ func (c *Client) Connect(ctx context.Context, uri string) error {
 	}
 	c.uri = u
 	c.conn = conn
-	c.fr = frame.NewReader(conn, 64<<10, frame.DefaultMaxFrame)
+	c.fr = frame.NewReader(conn, inboundBuffer, c.cfg.maxInbound)
+	c.fr.SetShrink(true)
 	c.state.Store(stateConnected)
 	return nil
 }
+
+// inboundBuffer is the reader's buffer: room for many acks per read.
+const inboundBuffer = 4 << 10
 
 // dial opens the transport named by u: tcp (trying the preferred address
 // family first), tcps (TLS over it) or unix.

@@ -2,8 +2,10 @@ package fastpub_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/fastpub/fastpub/ampstest"
 	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/frame"
 )
 
 // An expiration the wire cannot carry (negative, over 2³²−1 seconds) is
@@ -291,4 +294,51 @@ func TestPasswordRedactedFromConnectionErrors(t *testing.T) {
 		t.Fatal("no error handed to the error handler")
 	}
 	checkRedacted(t, "flush", c.PublishFlush(ctxT(t, 5*time.Second)), pw)
+}
+
+// An inbound frame over the limit (WithMaxInboundFrame, 1 MiB by default)
+// ends the connection with ErrProtocol; under a raised limit the same frame
+// is read and ignored.
+func TestInboundFrameLimit(t *testing.T) {
+	const stray = 2 << 20
+	for _, tc := range []struct {
+		name     string
+		opts     []fastpub.Option
+		protocol bool
+	}{
+		{"default limit", nil, true},
+		{"raised limit", []fastpub.Option{fastpub.WithMaxInboundFrame(4 << 20)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go fakeServer(ln, func(conn net.Conn) {
+				conn.Write(frameBytes(`{"c":"ack","cid":"auto1","a":"processed","status":"success","s":0,"bm":"1|0|","version":"5.3.4.0"}`))
+				hdr := `{"c":"p","t":"stray"}`
+				f := binary.BigEndian.AppendUint32(nil, uint32(len(hdr)+stray))
+				f = append(append(f, hdr...), make([]byte, stray)...)
+				conn.Write(f)
+				// Then close: the client sees EOF, unless it gave up first.
+			})
+			errc := make(chan error, 1)
+			opts := append(tc.opts, fastpub.WithErrorHandler(func(err error) { errc <- err }))
+			connect(t, "tcp://"+ln.Addr().String()+"/amps/json", "stray", opts...)
+			select {
+			case err := <-errc:
+				var tl *frame.FrameTooLargeError
+				if !errors.Is(err, fastpub.ErrDisconnected) || errors.Is(err, fastpub.ErrProtocol) != tc.protocol ||
+					errors.As(err, &tl) != tc.protocol {
+					t.Fatalf("error handler: %v; want ErrDisconnected, ErrProtocol %v", err, tc.protocol)
+				}
+				if !tc.protocol && !errors.Is(err, io.EOF) {
+					t.Fatalf("under a raised limit the connection ended with %v, want EOF after the stray frame", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the connection did not end")
+			}
+		})
+	}
 }

@@ -17,6 +17,10 @@ const (
 	// DefaultCloseTimeout bounds how long Close waits to write what is queued
 	// before it drops the connection (10 s).
 	DefaultCloseTimeout = 10 * time.Second
+	// DefaultMaxInboundFrame is the largest frame the client accepts from
+	// the server (1 MiB, length prefix excluded). A publisher receives only
+	// acks and heartbeats, a few hundred bytes each.
+	DefaultMaxInboundFrame = 1 << 20
 	// MaxHeartbeat is the longest heartbeat interval WithHeartbeat takes
 	// (24 h): the client waits twice the interval for inbound traffic.
 	MaxHeartbeat = 24 * time.Hour
@@ -34,6 +38,7 @@ type config struct {
 	maxMessageSize int
 	heartbeat      time.Duration
 	closeTimeout   time.Duration
+	maxInbound     int
 	tlsConfig      *tls.Config
 	errorHandler   func(error)
 }
@@ -43,6 +48,7 @@ func defaultConfig() config {
 		bufferSize:     DefaultBufferSize,
 		maxMessageSize: DefaultMaxMessageSize,
 		closeTimeout:   DefaultCloseTimeout,
+		maxInbound:     DefaultMaxInboundFrame,
 	}
 }
 
@@ -52,6 +58,9 @@ func (c *config) validate() error {
 	}
 	if c.maxMessageSize < 64 || c.maxMessageSize > 1<<30 {
 		return &OptionError{Option: "WithMaxMessageSize", Value: strconv.Itoa(c.maxMessageSize), Reason: "must be from 64 bytes to 1 GiB"}
+	}
+	if c.maxInbound < 4<<10 || c.maxInbound > 1<<30 {
+		return &OptionError{Option: "WithMaxInboundFrame", Value: strconv.Itoa(c.maxInbound), Reason: "must be from 4 KiB to 1 GiB"}
 	}
 	return nil
 }
@@ -76,6 +85,18 @@ func WithBufferSize(bytes int) Option {
 // *MessageTooLargeError and nothing is sent.
 func WithMaxMessageSize(bytes int) Option {
 	return func(c *config) error { c.maxMessageSize = bytes; return nil }
+}
+
+// WithMaxInboundFrame sets the largest frame (after its 4-byte length
+// prefix) the client accepts from the server, from 4 KiB to 1 GiB. Default
+// DefaultMaxInboundFrame (1 MiB): a publisher receives only acks and
+// heartbeats. A larger frame ends the connection with a *ConnectionError
+// matching ErrProtocol and ErrDisconnected (it wraps a
+// *frame.FrameTooLargeError). The client reads with a 4 KiB buffer that
+// grows for a larger frame and goes back to 4 KiB after it, so a stray large
+// frame does not hold memory for the life of the connection.
+func WithMaxInboundFrame(bytes int) Option {
+	return func(c *config) error { c.maxInbound = bytes; return nil }
 }
 
 // WithHeartbeat asks the server for heartbeats every interval after logon:

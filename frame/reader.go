@@ -19,15 +19,26 @@ const (
 // Reader reads frames from a stream. It reassembles frames split across reads and returns many
 // frames per underlying read; it does not allocate per frame in steady state. Its buffer only
 // grows when it is full of one incomplete frame: it doubles (capped at PrefixLen+max) as that
-// frame's bytes arrive, so it ends up holding the largest frame seen, and a peer cannot make it
-// allocate more than about twice what it actually sent. A Reader is not safe for concurrent use.
+// frame's bytes arrive, so a peer cannot make it allocate more than about twice what it actually
+// sent. By default it then keeps the grown buffer, so a stream of large frames costs no
+// allocation per frame. With SetShrink(true), once a frame that needed a grown buffer has been
+// returned, the next call to Next goes back to the initial buffer (kept for that: no
+// allocation) as soon as what is buffered fits in it, so one large frame does not hold its
+// memory for the life of the stream (a client that expects small frames). A Reader is not safe
+// for concurrent use.
 type Reader struct {
 	rd         io.Reader
 	buf        []byte
-	start, end int   // buffered, unreturned bytes are buf[start:end]
-	max        int   // max frame body size
-	err        error // sticky error from rd, or a *FrameTooLargeError
+	base       []byte // the initial buffer, which buf returns to after growing
+	start, end int    // buffered, unreturned bytes are buf[start:end]
+	max        int    // max frame body size
+	err        error  // sticky error from rd, or a *FrameTooLargeError
+	shrinks    bool   // go back to base after a large frame (SetShrink)
 }
+
+// SetShrink sets whether the Reader goes back to its initial buffer after a frame that made it
+// grow (see Reader). Default: false.
+func (r *Reader) SetShrink(on bool) { r.shrinks = on }
 
 // NewReader returns a Reader on r with an initial buffer of bufSize bytes (at least 64) and a
 // maximum frame body size of maxFrame bytes. Zero or negative values select the defaults
@@ -42,7 +53,24 @@ func NewReader(r io.Reader, bufSize, maxFrame int) *Reader {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrame
 	}
-	return &Reader{rd: r, buf: make([]byte, bufSize), max: maxFrame}
+	buf := make([]byte, bufSize)
+	return &Reader{rd: r, buf: buf, base: buf, max: maxFrame}
+}
+
+// BufferSize returns the size of the Reader's buffer now: the initial size, or more while a
+// large frame is being read or was just returned.
+func (r *Reader) BufferSize() int { return len(r.buf) }
+
+// shrink goes back to the initial buffer when the buffer grew and what is buffered fits in the
+// initial one. The frame Next returned last aliases the grown buffer: call only from Next, when
+// that frame is no longer valid.
+func (r *Reader) shrink() {
+	if !r.shrinks || len(r.buf) == len(r.base) || r.end-r.start > len(r.base) {
+		return
+	}
+	r.end = copy(r.base, r.buf[r.start:r.end])
+	r.start = 0
+	r.buf = r.base
 }
 
 // Reset discards all buffered data and any error and makes the Reader read from r, keeping its
@@ -63,6 +91,7 @@ func (r *Reader) Buffered() int { return r.end - r.start }
 // io.ErrUnexpectedEOF; one that ends at a frame boundary gives io.EOF. Other read errors are
 // returned as they are, after every complete frame read before them.
 func (r *Reader) Next() ([]byte, error) {
+	r.shrink()
 	for {
 		avail := r.end - r.start
 		if avail >= PrefixLen {

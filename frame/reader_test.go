@@ -332,3 +332,44 @@ func TestReaderWithEncoders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With SetShrink, after one large frame the Reader goes back to its initial
+// buffer: the large one is not kept for the life of the stream.
+func TestReaderShrinksAfterALargeFrame(t *testing.T) {
+	stream, bodies := testStream(10, 1<<20, 20, 30, 2<<20, 5)
+	r := NewReader(&chunkReader{data: stream, sizes: []int{4000, 100, 3000}}, 4096, 4<<20)
+	r.SetShrink(true)
+	for i, want := range bodies {
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("frame %d: %d bytes, want %d", i, len(got), len(want))
+		}
+		if len(want) < 4096 && r.BufferSize() != 4096 {
+			t.Fatalf("after frame %d (%d bytes), the buffer is %d bytes, want the initial 4096", i, len(want), r.BufferSize())
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("end: %v, want io.EOF", err)
+	}
+	if r.BufferSize() != 4096 {
+		t.Fatalf("at the end the buffer is %d bytes, want 4096", r.BufferSize())
+	}
+}
+
+// Without SetShrink the grown buffer stays: a stream of large frames does not
+// allocate per frame.
+func TestReaderKeepsGrownBufferByDefault(t *testing.T) {
+	stream, _ := testStream(1<<20, 20, 1<<20)
+	r := NewReader(&chunkReader{data: stream, sizes: []int{4000}}, 4096, 4<<20)
+	for i := 0; i < 2; i++ {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.BufferSize() < 1<<20 {
+		t.Fatalf("buffer %d bytes after a large frame, want the grown one kept", r.BufferSize())
+	}
+}

@@ -138,6 +138,9 @@ type config struct {
 	// Output.
 	json     bool
 	histFile string
+	hlogFile string // --hlog: HdrHistogram interval log
+	jsonFile string // --json-file: the JSON report, also
+	htmlFile string // --html: the report as one self-contained page
 	histUnit string // ns, us, ms
 	quiet    bool
 	interval time.Duration // progress line period
@@ -215,6 +218,9 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 
 	fs.BoolVar(&c.json, "json", c.json, "")
 	fs.StringVar(&c.histFile, "hist", c.histFile, "")
+	fs.StringVar(&c.hlogFile, "hlog", c.hlogFile, "")
+	fs.StringVar(&c.jsonFile, "json-file", c.jsonFile, "")
+	fs.StringVar(&c.htmlFile, "html", c.htmlFile, "")
 	fs.StringVar(&c.histUnit, "hist-unit", c.histUnit, "")
 	fs.BoolVar(&c.quiet, "quiet", c.quiet, "")
 	fs.DurationVar(&c.interval, "interval", c.interval, "")

@@ -9,6 +9,7 @@
 //	loadgen [flags]                     publish, then print a report
 //	loadgen serve [--listen ADDR]       run the embedded test server alone
 //	loadgen selfcheck [--uri URI]       loadgen's msgs/s against a bare Publish loop's, same server
+//	loadgen merge FILE...               merge several runs' JSON reports and interval logs
 //
 // Without --uri, loadgen starts the embedded ampstest server on 127.0.0.1
 // (a free port) in its own process, says so on stderr, and publishes to it,

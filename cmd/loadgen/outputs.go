@@ -18,7 +18,7 @@ type outputFile struct {
 }
 
 // outputFiles lists every file the run will write: --hist and its
-// companions, --cpuprofile.
+// companions, --hlog, --json-file, --html, --cpuprofile.
 func (c *config) outputFiles() []outputFile {
 	var out []outputFile
 	if c.histFile != "" {
@@ -32,8 +32,10 @@ func (c *config) outputFiles() []outputFile {
 			out = append(out, outputFile{"hist", loadreport.HgrmPath(c.histFile, "delivery")})
 		}
 	}
-	if c.cpuProfile != "" {
-		out = append(out, outputFile{"cpuprofile", c.cpuProfile})
+	for _, o := range []outputFile{{"hlog", c.hlogFile}, {"json-file", c.jsonFile}, {"html", c.htmlFile}, {"cpuprofile", c.cpuProfile}} {
+		if o.path != "" {
+			out = append(out, o)
+		}
 	}
 	return out
 }

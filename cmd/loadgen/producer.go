@@ -144,6 +144,8 @@ func (p *producer) loop(r *loadRun) {
 	if !p.limited {
 		limit = math.MaxUint64
 	}
+	iv := r.iv // nil when calibrating
+	nextB := time.Duration(math.MaxInt64)
 
 	watchdog := time.AfterFunc(time.Hour, func() {
 		r.errs.add(errFlushTimeout)
@@ -154,6 +156,9 @@ func (p *producer) loop(r *loadRun) {
 
 	now := time.Since(start)
 	lastFlush, lastStore := now, now
+	if iv != nil {
+		nextB = iv.boundary(now)
+	}
 	for j := uint64(0); j < limit; j++ {
 		if stopped.Load() {
 			break
@@ -242,6 +247,10 @@ func (p *producer) loop(r *loadRun) {
 		if ti++; ti == len(topics) {
 			ti = 0
 		}
+		if now >= nextB { // an interval boundary passed: once per --interval
+			p.flushIntervals(iv)
+			nextB = iv.boundary(now)
+		}
 
 		if (flushEvery > 0 && (j+1)%flushEvery == 0) ||
 			(flushInterval > 0 && now-lastFlush >= flushInterval) {
@@ -269,11 +278,23 @@ func (p *producer) loop(r *loadRun) {
 	if !paced {
 		now = time.Since(start)
 	}
+	if iv != nil {
+		p.flushIntervals(iv)
+	}
 	p.live.sent.Store(sent)
 	p.live.bytes.Store(payload)
 	p.live.done.Store(true)
 	p.sent, p.payload, p.wire = sent, payload, wire
 	p.lastDone = now
+}
+
+// flushIntervals hands the producer's interval histograms, and its
+// connection's wire samples, to the run's series (intervals.go).
+func (p *producer) flushIntervals(iv *intervals) {
+	iv.series["enqueue"].flush(p.hist)
+	iv.series["pacer"].flush(p.pacerH)
+	iv.series["flush"].flush(p.flushH)
+	p.conn.wire.flushTo(iv.series["wire"])
 }
 
 // fail records a producer's error and stops the run, unless the run was
@@ -305,6 +326,7 @@ func (c *connection) finish(r *loadRun, wg *sync.WaitGroup, markers bool, run ui
 	for _, p := range c.prods {
 		p.samples.drain((*clientWire)(c), r.start, &c.wire, deadline)
 	}
+	c.wire.flushTo(r.iv.series["wire"])
 }
 
 // flushFinal publishes the verifier's end markers and the final flush,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fastpub/fastpub/loadreport"
 )
 
 // progress prints the live line on stderr once per --interval: elapsed time,
@@ -40,6 +42,19 @@ type progress struct {
 	fillSum float64
 	fillN   int
 	drawn   bool // a terminal line is on screen
+	points  loadreport.Timeline
+}
+
+// timeline returns the messages published at each tick, and at end.
+func (p *progress) timeline(end time.Duration) loadreport.Timeline {
+	msgs, _ := p.totals()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append(loadreport.Timeline{{T: 0}}, p.points...)
+	if last := out[len(out)-1]; end.Seconds() > last.T {
+		out = append(out, loadreport.TimelinePoint{T: end.Seconds(), Messages: msgs})
+	}
+	return out
 }
 
 func newProgress(cfg *config, w io.Writer, start time.Time, prods []*producer, conns []*connection, ver *verifier, errs *errorLog, onStall func()) *progress {
@@ -117,6 +132,9 @@ func (p *progress) startLoop() {
 				dt := now.Sub(last).Seconds()
 				line := p.line(now.Sub(p.start), float64(msgs-lastMsgs)/dt, float64(bytes-lastBytes)/dt/1e6, msgs)
 				lastMsgs, lastBytes, last = msgs, bytes, now
+				p.mu.Lock()
+				p.points = append(p.points, loadreport.TimelinePoint{T: now.Sub(p.start).Seconds(), Messages: msgs})
+				p.mu.Unlock()
 				if !p.quiet {
 					p.print(line)
 				}

@@ -19,8 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/fastpub/fastpub/ampstest"
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/fastpub"
@@ -48,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return serve(ctx, args[1:], stdout, stderr)
 		case "selfcheck":
 			return selfcheck(ctx, args[1:], stdout, stderr)
+		case "merge":
+			return merge(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)
@@ -92,6 +92,8 @@ type loadRun struct {
 	closers  []func() // run in reverse order by close
 
 	// Shared while publishing.
+	iv          *intervals // latency histograms per interval, and --hlog
+	hlogFile    *os.File   // opened by setup
 	start       time.Time
 	ctx         context.Context // ends at the interrupt, the hard deadline, or the first error
 	cancel      context.CancelCauseFunc
@@ -188,6 +190,7 @@ func (r *loadRun) setup(ctx context.Context) error {
 		}
 	}
 	r.run = rand.Uint32()
+	r.rep.Run = fmt.Sprintf("%08x", r.run)
 	if err := r.connect(ctx); err != nil {
 		return err
 	}
@@ -197,6 +200,13 @@ func (r *loadRun) setup(ctx context.Context) error {
 		}
 	}
 	r.makeProducers()
+	if cfg.hlogFile != "" {
+		f, err := os.Create(cfg.hlogFile)
+		if err != nil {
+			return fmt.Errorf("--hlog: %w", err)
+		}
+		r.hlogFile = f
+	}
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
 		if err != nil {
@@ -405,6 +415,11 @@ func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 	u0, s0 := cpuTimes()
 	r.start = time.Now()
 	r.rep.StartUnixMs = r.start.UnixMilli()
+	r.iv = newIntervals(r.start, cfg.interval, r.hlogFile, r.rep.Run)
+	r.iv.startLoop()
+	if r.ver != nil {
+		r.ver.iv.Store(r.iv)
+	}
 	stopSignal := context.AfterFunc(ctx, func() {
 		r.interrupted.Store(true)
 		r.info("interrupted: stopping, flushing and reporting (interrupt again to quit at once)")
@@ -468,8 +483,7 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		rep.Verify = v.result(published, len(cfg.topics))
 		rep.Verify.Tail = tail
 		rep.Verify.TailWait = time.Since(t0).Seconds()
-		rep.Latency.Delivery = loadreport.NewStats("publish-to-delivery latency",
-			"due time stamped in the payload → the verifying subscriber read the delivery (same process, same clock)", v.hist)
+		v.flushIntervals()
 	}
 	r.prog.stopLoop() // the progress line ran through the tail; the report starts on a fresh line
 	rep.RingFillMax, rep.RingFillMean = r.prog.fillStats()
@@ -492,21 +506,7 @@ func (r *loadRun) collect(before runtime.MemStats) {
 	if rep.Transport.Writes > 0 {
 		rep.Transport.AvgWrite = float64(rep.Transport.BytesWritten) / float64(rep.Transport.Writes)
 	}
-	pubH, wireH := newHistogram(), newHistogram()
-	var flushH, pacerH *hdrhistogram.Histogram
-	merge := func(into **hdrhistogram.Histogram, from *hdrhistogram.Histogram) {
-		if from == nil {
-			return
-		}
-		if *into == nil {
-			*into = newHistogram()
-		}
-		(*into).Merge(from)
-	}
 	var wc wireCounts
-	for _, c := range r.conns {
-		wireH.Merge(c.wire.h)
-	}
 	var sendTime time.Duration
 	for _, p := range r.prods {
 		wc.add(p.samples.counts)
@@ -516,10 +516,13 @@ func (r *loadRun) collect(before runtime.MemStats) {
 		rep.BufferFull += p.bufferFull
 		send = max(send, p.lastDone)
 		sendTime += p.lastDone
-		pubH.Merge(p.hist)
-		merge(&flushH, p.flushH)
-		merge(&pacerH, p.pacerH)
 	}
+	if err := r.iv.finish(max(done, send)); err != nil {
+		rep.Failures = append(rep.Failures, "--hlog: "+err.Error())
+	} else if cfg.hlogFile != "" {
+		r.info("wrote %s (HdrHistogram interval log, one tag per latency kind)", cfg.hlogFile)
+	}
+	wireH, pubH, flushH, pacerH := r.iv.total("wire"), r.iv.total("enqueue"), r.iv.total("flush"), r.iv.total("pacer")
 	rep.Duration = max(done, send).Seconds()
 	rep.SendDuration = send.Seconds()
 	// The publish cost: each producer's time per message, less loadgen's
@@ -540,6 +543,11 @@ func (r *loadRun) collect(before runtime.MemStats) {
 	rep.Latency.Flush = loadreport.NewStats("flush latency",
 		"PublishFlush round trip: until the server's processed ack for everything queued before it", flushH)
 	rep.Latency.Pacer = loadreport.NewStats(loadreport.PacerName, pacerWhat(cfg), pacerH)
+	if r.ver != nil {
+		rep.Latency.Delivery = loadreport.NewStats("publish-to-delivery latency",
+			"due time stamped in the payload → the verifying subscriber read the delivery (same process, same clock)", r.iv.total("delivery"))
+	}
+	rep.Timeline = r.prog.timeline(max(done, send))
 	rep.Errors = r.errs.info()
 	rep.Interrupted = r.interrupted.Load()
 	if r.embedded != nil {
@@ -588,6 +596,20 @@ func (r *loadRun) writeHists() {
 
 // output prints the report and returns the exit status.
 func (r *loadRun) output() int {
+	for _, o := range []struct {
+		flag, path string
+		write      func(io.Writer) error
+	}{{"json-file", r.cfg.jsonFile, r.rep.WriteJSON}, {"html", r.cfg.htmlFile, r.rep.WriteHTML}} {
+		if o.path == "" {
+			continue
+		}
+		if err := writeFile(o.path, o.write); err != nil {
+			r.rep.Failures = append(r.rep.Failures, "--"+o.flag+": "+err.Error())
+			r.rep.OK = false
+			continue
+		}
+		r.info("wrote %s", o.path)
+	}
 	if r.cfg.json {
 		r.rep.WriteJSON(r.stdout)
 	} else {
@@ -656,4 +678,17 @@ func (e *errorLog) info() loadreport.Errors {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return loadreport.Errors{Count: e.count.Load(), First: e.first}
+}
+
+// writeFile creates path and writes it with write.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

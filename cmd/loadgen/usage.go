@@ -5,6 +5,7 @@ package main
 const usageText = `Usage: loadgen [flags]
        loadgen serve [--listen ADDR] [--unix PATH]   (run the test server alone; serve -h)
        loadgen selfcheck [--uri URI]                  (loadgen against a bare Publish loop; selfcheck -h)
+       loadgen merge FILE...                          (merge runs' --json-file reports and --hlog logs; merge -h)
 
 Publishes a workload to AMPS with fastpub and prints a report. Without --uri it
 starts the embedded ampstest server in this process and publishes to it.
@@ -66,8 +67,14 @@ Output (every output file's directory is checked before publishing)
                          latency to FILE-enqueue (lat.hgrm: lat-enqueue.hgrm), plus
                          FILE-delivery / FILE-flush when measured
   --hist-unit UNIT       ns, us or ms for --hist values (default us)
+  --hlog FILE            write every latency kind per --interval to FILE, in the
+                         HdrHistogram interval log format (tags wire, enqueue, pacer,
+                         delivery, flush; values in ns): HistogramLogAnalyzer reads it,
+                         and so does loadgen merge
+  --json-file FILE       also write the JSON report to FILE (for loadgen merge)
+  --html FILE            also write the report as one self-contained HTML page
   --quiet                no progress line and no notes on stderr
-  --interval D           progress line period (default 1s)
+  --interval D           progress line, timeline and --hlog period (default 1s)
 
 Verification
   --verify               subscribe to every topic first, stamp every payload, and

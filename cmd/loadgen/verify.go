@@ -56,7 +56,9 @@ type verifier struct {
 	prods       []prodTrack
 	dup, ooo    uint64
 	foreign     uint64
-	hist        *hdrhistogram.Histogram
+	hist        *hdrhistogram.Histogram   // since the last interval boundary (intervals.go)
+	iv          atomic.Pointer[intervals] // set when publishing starts
+	nextB       int64                     // Unix ns of the next interval boundary
 	err         error
 	received    atomic.Uint64 // every stamped delivery, for the progress line
 	wallClock   func() int64  // Unix nanoseconds; replaceable in tests
@@ -110,7 +112,22 @@ func (v *verifier) loop(ctx context.Context) {
 			}
 			return
 		}
-		v.handle(m.Topic, m.Payload, v.wallClock())
+		now := v.wallClock()
+		v.handle(m.Topic, m.Payload, now)
+		if now >= v.nextB {
+			if iv := v.iv.Load(); iv != nil {
+				iv.series["delivery"].flush(v.hist)
+				v.nextB = iv.start.UnixNano() + int64(iv.boundary(time.Duration(now-iv.start.UnixNano())))
+			}
+		}
+	}
+}
+
+// flushIntervals hands the delivery latency recorded since the last
+// boundary to the run's series: call it once loop has returned.
+func (v *verifier) flushIntervals() {
+	if iv := v.iv.Load(); iv != nil {
+		iv.series["delivery"].flush(v.hist)
 	}
 }
 

@@ -237,6 +237,13 @@ func (w *wireHist) record(v int64) {
 	w.mu.Unlock()
 }
 
+// flushTo hands what was recorded to the run's series (intervals.go).
+func (w *wireHist) flushTo(s *series) {
+	w.mu.Lock()
+	s.flush(w.h)
+	w.mu.Unlock()
+}
+
 // clientWire adapts a connection's fastpub client to wireSource.
 type clientWire connection
 

@@ -149,12 +149,3 @@ func TestWireHeaders(t *testing.T) {
 		t.Errorf("last frame %s, want a flush with a processed ack", got[4].Header)
 	}
 }
-
-func TestConnectHonoursContext(t *testing.T) {
-	c := newClient(t, "ctx")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := c.Connect(ctx, "tcp://127.0.0.1:1/amps/json"); err == nil {
-		t.Fatal("Connect with a cancelled context succeeded")
-	}
-}

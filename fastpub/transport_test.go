@@ -1,7 +1,6 @@
 package fastpub_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"

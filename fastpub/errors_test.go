@@ -147,8 +147,17 @@ func TestLogonFailures(t *testing.T) {
 		s.PauseReading()
 		defer s.ResumeReading()
 		errc := make(chan error, 1)
-		go func() { errc <- c.Logon(context.Background()) }()
-		time.Sleep(50 * time.Millisecond)
+		// The Authenticator runs inside the logon: once it has been
+		// called, the logon is in progress (and then waits for an ack the
+		// stalled server never sends).
+		started := make(chan struct{})
+		auth := &signalAuth{called: started}
+		go func() { errc <- c.Logon(context.Background(), fastpub.WithAuthenticator(auth)) }()
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the logon did not start")
+		}
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +166,7 @@ func TestLogonFailures(t *testing.T) {
 			if !errors.Is(err, fastpub.ErrClosed) {
 				t.Fatalf("Logon interrupted by Close: %v, want ErrClosed", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("Close did not interrupt a logon waiting on a stalled server")
 		}
 	})
@@ -177,6 +186,18 @@ func TestLogonFailures(t *testing.T) {
 			t.Fatalf("PublishFlush before Logon: %v", err)
 		}
 	})
+}
+
+// signalAuth is DefaultAuthenticator that closes called on its first
+// Authenticate.
+type signalAuth struct {
+	fastpub.DefaultAuthenticator
+	called chan struct{}
+}
+
+func (a *signalAuth) Authenticate(user, password string) (string, error) {
+	close(a.called)
+	return password, nil
 }
 
 // challengeAuth answers the server's challenge token with a fixed answer and
@@ -285,7 +306,7 @@ func TestServerSendsGarbage(t *testing.T) {
 	go fakeServer(ln, func(conn net.Conn) {
 		conn.Write(frameBytes(`{"c":"ack","cid":"auto1","a":"processed","status":"success","s":0,"bm":"1|0|","version":"5.3.4.0"}`))
 		conn.Write(frameBytes(`{"c": "ack"}`)) // a space: not compact
-		time.Sleep(time.Second)
+		io.Copy(io.Discard, conn)              // until the client gives up on the connection
 	})
 	errc := make(chan error, 1)
 	c := connect(t, "tcp://"+ln.Addr().String()+"/amps/json", "garbage",
@@ -295,7 +316,7 @@ func TestServerSendsGarbage(t *testing.T) {
 		if !errors.Is(err, fastpub.ErrProtocol) || !errors.Is(err, fastpub.ErrDisconnected) {
 			t.Fatalf("error handler got %v, want ErrProtocol and ErrDisconnected", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no error after the server sent garbage")
 	}
 	if err := c.PublishString("t", "x"); !errors.Is(err, fastpub.ErrDisconnected) {

@@ -25,6 +25,8 @@ type conn struct {
 	// Reader goroutine only.
 	loggedOn    bool
 	challenged  bool
+	isPub       bool    // has handled a publish or delta_publish (KillPublishers)
+	nSubs       int     // subscriptions it holds
 	cl          *client // set at logon; read by the writer only after a mu hand-off
 	name        string
 	pFrames     uint64 // counters not yet published to the atomics
@@ -85,7 +87,7 @@ type connReader conn
 func (r *connReader) Read(p []byte) (int, error) {
 	c := (*conn)(r)
 	c.flushCounters()
-	if c.srv.flags.Load()&flagPause != 0 && !c.waitResume() {
+	if c.srv.flags.Load()&(flagPause|flagStall) != 0 && !c.waitResume() {
 		return 0, net.ErrClosed
 	}
 	n, err := c.nc.Read(p)
@@ -95,16 +97,22 @@ func (r *connReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// waitResume blocks the reader while reading is paused or the server is stalled; it returns
+// false if the connection was aborted meanwhile.
 func (c *conn) waitResume() bool {
-	ch := c.srv.pauseChan()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	case <-c.done:
-		return false
+	for {
+		ch := c.srv.pauseChan()
+		if ch == nil {
+			ch = c.srv.stallChan()
+		}
+		if ch == nil {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-c.done:
+			return false
+		}
 	}
 }
 
@@ -225,7 +233,7 @@ func (c *conn) handle(body []byte) CloseReason {
 		return CloseReadError
 	}
 	flags := s.flags.Load()
-	if flags&flagPause != 0 && !c.waitResume() {
+	if flags&(flagPause|flagStall) != 0 && !c.waitResume() {
 		return CloseReadError
 	}
 	var raw []byte
@@ -261,6 +269,10 @@ func (c *conn) handle(body []byte) CloseReason {
 		s.faults.closedAfter.Add(1)
 		c.abort(CloseHook)
 		return CloseHook
+	}
+	if flags&flagKill != 0 && c.isPub && c.nSubs == 0 && s.killHit() {
+		c.abort(CloseKilled)
+		return CloseKilled
 	}
 	return ""
 }
@@ -371,6 +383,7 @@ func appendBookmark(dst []byte, hash string, seq uint64) []byte {
 func (c *conn) publish(h *frame.Header, payload []byte) {
 	s := c.srv
 	cl := c.cl
+	c.isPub = true
 	if h.Ack.Has(frame.AckReceived) {
 		c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: frame.AckReceived,
 			Status: statusSuccess}, true)
@@ -391,12 +404,23 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		c.publishFailed(h, statusFailure, reasonNotEntitled)
 		return
 	}
-	if h.HasSeq && h.Seq != 0 && !cl.advance(h.Seq) {
-		s.duplicates.Add(1)
-		cl.duplicates.Add(1)
-		tc.duplicates.Add(1)
-		c.publishFailed(h, s.cfg.DuplicateStatus, reasonDuplicate)
-		return
+	if h.HasSeq && h.Seq != 0 {
+		if s.failN.Load() != 0 && h.Seq > cl.last.Load() {
+			if reason, ok := s.takeFail(c.name, h.Seq); ok {
+				s.rejected.Add(1)
+				cl.rejected.Add(1)
+				tc.rejected.Add(1)
+				c.publishFailed(h, statusFailure, reason)
+				return
+			}
+		}
+		if !cl.advance(h.Seq) {
+			s.duplicates.Add(1)
+			cl.duplicates.Add(1)
+			tc.duplicates.Add(1)
+			c.publishFailed(h, s.cfg.DuplicateStatus, reasonDuplicate)
+			return
+		}
 	}
 	ord := s.publishes.Add(1)
 	cl.publishes.Add(1)
@@ -587,6 +611,8 @@ func (c *conn) subscribe(h *frame.Header) {
 		status, reason = statusFailure, reasonNotEntitled
 	case !s.addSub(c, string(subID), string(h.Topic)):
 		status, reason = statusFailure, reasonSubIDInUse
+	default:
+		c.nSubs++
 	}
 	if h.Ack.Has(frame.AckProcessed) {
 		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: status,
@@ -606,7 +632,7 @@ func (c *conn) unsubscribe(h *frame.Header) {
 	if len(subID) == 0 {
 		subID = []byte("all")
 	}
-	c.srv.removeSub(c, string(subID))
+	c.nSubs -= c.srv.removeSub(c, string(subID))
 	if h.Ack.Has(frame.AckProcessed) {
 		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess}, false)
 	}

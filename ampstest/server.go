@@ -21,6 +21,8 @@ const (
 	flagCloseAfter                    // CloseAfterFrames is armed
 	flagDrop                          // DropDelivery has pending ordinals
 	flagRecord                        // Record is on
+	flagKill                          // KillPublishers is armed
+	flagStall                         // the server is stalled
 )
 
 // Server is an in-process AMPS-compatible server. Create it with NewServer (then Listen) or
@@ -61,6 +63,10 @@ type Server struct {
 	closeAfter atomic.Int64
 	withhold   atomic.Bool
 	delay      atomic.Int64 // ns
+
+	hooks    faultHooks   // faults.go
+	ackFault atomic.Bool  // DropPersistedAcks or DropPersistedAcksRandomly armed
+	failN    atomic.Int64 // FailSequence faults pending
 
 	frames, bytes, publishes, duplicates, rejected atomic.Uint64
 	delivered, dropped, connsTotal                 atomic.Uint64

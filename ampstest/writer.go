@@ -104,6 +104,9 @@ func (c *conn) appendAckLocked(a *frame.Ack, hooked bool, now int64) {
 
 // appendPersistLocked queues a persisted ack (hooked): no cid, "s" and "bm" when hasSeq.
 func (c *conn) appendPersistLocked(seq uint64, hasSeq bool, status, reason string, now int64) {
+	if status == statusSuccess && reason == "" && c.srv.ackFault.Load() && c.srv.takeAckDrop() {
+		return
+	}
 	a := frame.Ack{Type: frame.AckPersisted, Status: status, Reason: reason}
 	if hasSeq {
 		a.Seq, a.HasSeq = seq, true
@@ -226,6 +229,12 @@ func (c *conn) writeLoop() {
 	lastOut := s.now()
 	deadlineSet := false
 	for {
+		if s.flags.Load()&flagStall != 0 {
+			if !c.waitUnstall() {
+				return
+			}
+			continue
+		}
 		now := s.now()
 		c.mu.Lock()
 		wake, moved := c.pumpLocked(now)

@@ -80,9 +80,13 @@ func TestHlogAndMerge(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	code, out, _ = runT(t, nil, append([]string{"merge"}, files...)...)
+	html := filepath.Join(dir, "m.html")
+	code, out, _ = runT(t, nil, append([]string{"merge", "--html", html}, files...)...)
 	if code != exitOK || !strings.Contains(out, "3 runs merged") {
 		t.Errorf("text merge: exit %d\n%s", code, out)
+	}
+	if b, err := os.ReadFile(html); err != nil || strings.Count(string(b), "<svg") != 2 || !strings.Contains(string(b), "3 runs merged") {
+		t.Errorf("--html: %v", err)
 	}
 	// The same run twice is refused; so is nothing, or a missing file.
 	if code, _, stderr := runT(t, nil, "merge", files[0], files[0]); code != exitFailed || !strings.Contains(stderr, "twice") {

@@ -29,6 +29,9 @@ func TestCloseAfterFrames(t *testing.T) {
 		}
 	}
 	waitFor(t, "close counted", func() bool { return s.Stats().Closes[CloseHook] == 1 })
+	if f := s.Stats().Faults; f.ClosedAfterFrames != 1 {
+		t.Fatalf("faults %+v", f)
+	}
 	if got := s.LastSequence("pub"); got != 3 {
 		t.Fatalf("LastSequence = %d, want 3 (frames 1..3 processed, then the drop)", got)
 	}
@@ -102,6 +105,9 @@ func TestPauseBuffersFramesAlreadyRead(t *testing.T) {
 	s.PauseReading()
 	c.send(pubFrame(t, frame.Publish{Topic: "t", CommandID: "p", Ack: frame.AckProcessed}, "x"))
 	c.expectNone(100 * time.Millisecond)
+	if st := s.Stats(); st.Publishes != 0 || st.Faults.Pauses != 1 {
+		t.Fatalf("while paused: %+v", st)
+	}
 	s.ResumeReading()
 	c.nextAck("p", "processed", "success", "")
 }
@@ -115,8 +121,8 @@ func TestWithholdAcks(t *testing.T) {
 	c.send(pubFrame(t, frame.Publish{Topic: "t", CommandID: "p1", Ack: frame.AckProcessed}, "x"),
 		pubFrame(t, frame.Publish{Topic: "t", Ack: frame.AckPersisted, Seq: 1}, "x"),
 		flushFrame(t, "f", frame.AckProcessed))
-	c.expectNone(150 * time.Millisecond)
-	// Acks of other commands are not held.
+	// Acks of other commands are not held. Frames are processed in order, so the acks of the
+	// three commands above, unless held, would arrive before this one.
 	c.send(subFrame(t, frame.CmdSubscribe, "s", "elsewhere", "s1"))
 	c.nextAck("s", "processed", "success", "")
 	s.WithholdAcks(false)
@@ -128,6 +134,9 @@ func TestWithholdAcks(t *testing.T) {
 	// Released: acks flow again.
 	c.send(pubFrame(t, frame.Publish{Topic: "t", CommandID: "p2", Ack: frame.AckProcessed}, "x"))
 	c.nextAck("p2", "processed", "success", "")
+	if f := s.Stats().Faults; f.WithheldAcks != 3 {
+		t.Fatalf("withheld acks counted %d, want 3", f.WithheldAcks)
+	}
 }
 
 func TestWithholdAcksBoundedByMaxOutbound(t *testing.T) {
@@ -174,17 +183,16 @@ func TestDelayAcks(t *testing.T) {
 	c.send(pubFrame(t, frame.Publish{Topic: "t", CommandID: "p1", Ack: frame.AckProcessed}, "x"),
 		pubFrame(t, frame.Publish{Topic: "t", Ack: frame.AckPersisted, Seq: 1}, "x"))
 	c.nextAck("p1", "processed", "success", "")
-	if el := time.Since(start); el < d-20*time.Millisecond {
+	if el := time.Since(start); el < d {
 		t.Fatalf("ack after %v, want ≥ %v", el, d)
 	}
 	c.nextAck("", "persisted", "success", "")
+	// A delay far beyond the wait's watchdog, removed before the next ack is produced: the
+	// ack arriving at all shows that DelayAcks(0) removed it.
+	s.DelayAcks(time.Hour)
 	s.DelayAcks(0)
-	start = time.Now()
 	c.send(pubFrame(t, frame.Publish{Topic: "t", CommandID: "p2", Ack: frame.AckProcessed}, "x"))
 	c.nextAck("p2", "processed", "success", "")
-	if el := time.Since(start); el > d {
-		t.Fatalf("ack after %v with no delay", el)
-	}
 }
 
 func TestDropDelivery(t *testing.T) {
@@ -215,6 +223,9 @@ func TestDropDelivery(t *testing.T) {
 	}
 	if s.flags.Load()&flagDrop != 0 {
 		t.Fatal("drop flag still set after its ordinal passed")
+	}
+	if f := s.Stats().Faults; f.DroppedDeliveries != 1 {
+		t.Fatalf("faults %+v", f)
 	}
 }
 
@@ -334,11 +345,16 @@ func TestSlowSubscriberBackpressure(t *testing.T) {
 	if !blocked {
 		t.Fatal("publisher never blocked behind a subscriber that does not read")
 	}
-	start := time.Now()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Fatalf("Close took %v", el)
+	// Close must not wait for the publisher's blocked delivery to drain (a watchdog, not a
+	// timing claim).
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Close blocked behind a subscriber that does not read")
 	}
 }

@@ -236,4 +236,7 @@ func TestDropClient(t *testing.T) {
 	}
 	c.expectClosed()
 	waitFor(t, "drop counted", func() bool { return s.Stats().Closes[CloseDropped] == 1 })
+	if f := s.Stats().Faults; f.DroppedClients != 1 {
+		t.Fatalf("faults %+v", f)
+	}
 }

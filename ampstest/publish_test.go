@@ -209,7 +209,8 @@ func TestNotEntitled(t *testing.T) {
 			c.send(pubFrame(t, frame.Publish{Topic: "secret", CommandID: "p2", Ack: frame.AckProcessed}, "x"))
 			c.nextAck("p2", "processed", "success", "")
 			st := s.Stats()
-			if st.Rejected != 2 || st.PerTopic["secret"].Rejected != 2 || st.Publishes != 5 || s.LastSequence("pub") != 5 {
+			if st.Rejected != 2 || st.PerTopic["secret"].Rejected != 2 || st.Publishes != 5 || s.LastSequence("pub") != 5 ||
+				st.Faults.NotEntitled != 2 {
 				t.Fatalf("stats %+v", st)
 			}
 		})

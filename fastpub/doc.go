@@ -36,8 +36,10 @@
 // ErrTimedOut, ErrDisconnected, ErrMessageTooLarge, ErrBufferFull, ...).
 // Transport failures are *ConnectionError values that unwrap to the operating
 // system's error (errors.As reaches *net.OpError and syscall.Errno). Server
-// refusals are *ServerError values carrying the server's reason. Passwords
-// never appear in errors: URIs in errors are redacted.
+// refusals are *ServerError values carrying the server's reason. Options out
+// of range are *OptionError values (ErrInvalidValue). Passwords never appear
+// in errors: URIs in errors are redacted, and so is the password's text
+// wherever it occurs in a *ConnectionError's text, its cause's included.
 //
 // # Connection strings
 //

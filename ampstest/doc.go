@@ -55,7 +55,22 @@
 //
 // # Fault hooks
 //
-// Every hook (CloseAfterFrames, PauseReading/ResumeReading, WithholdAcks, DelayAcks,
-// RejectTopic/AllowTopic, DropDelivery, DropClient, SetLastSequence, Record) is safe to call
-// concurrently with traffic and applies server-wide; see each method for its exact scope.
+// Every hook (CloseAfterFrames, KillPublishers, PauseReading/ResumeReading, Stall/Unstall,
+// WithholdAcks, DelayAcks, DropPersistedAcks, DropPersistedAcksRandomly, FailSequence,
+// RejectTopic/AllowTopic, DropDelivery, DropClient, SendGarbage, SetLastSequence, Record) is
+// safe to call concurrently with traffic and applies to this server only; see each method for
+// its exact scope. The seeded ones (KillPublishers, DropPersistedAcksRandomly) take the seed as
+// an argument, so a test that prints it can be replayed. Stats.Faults counts every fault
+// injected, by kind.
+//
+// # Crashes, restarts and replicated groups
+//
+// Stop closes the listeners and every connection abruptly, as a crashed server; Start listens
+// again on the same TCP port and unix socket path; Restart(keepState) is both, keeping or
+// forgetting the per-client-name records (a server that lost its transaction log answers a
+// logon with a lower sequence: a gap). Servers created with the same Config.State (NewState)
+// form a replicated group: they share the per-client-name records (duplicate elimination by
+// client name and sequence across the group) and the subscriptions (a publish accepted by any
+// member reaches every member's subscribers once), while connections, hooks and counters stay
+// per server, so stopping one member leaves the others' connections alone.
 package ampstest

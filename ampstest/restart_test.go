@@ -244,3 +244,28 @@ func TestGroupStopOneKeepsOthers(t *testing.T) {
 		t.Fatalf("b affected by a's stop: %+v", sb)
 	}
 }
+
+// TestGroupRestartForgetsGroupState: Restart(false) of one member forgets the group's
+// records (documented: the group lost its log), and leaves the other member's connections up.
+func TestGroupRestartForgetsGroupState(t *testing.T) {
+	checkNoLeak(t)
+	st := NewState()
+	a := startServer(t, Config{State: st})
+	b := startServer(t, Config{State: st})
+	pubB := dial(t, b, "tcp")
+	pubB.logon("pubB")
+	publishAcked(t, pubB, "", 1, 2, 3)
+	if err := a.Restart(false); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.LastSequence("pubB"); got != 0 {
+		t.Fatalf("b's LastSequence after a lost the group's log: %d", got)
+	}
+	publishAcked(t, pubB, "", 2) // still connected; 2 is not a duplicate any more
+	if f := a.Stats().Faults; f.StateResets != 1 {
+		t.Fatalf("faults of a %+v", f)
+	}
+	if f := b.Stats().Faults; f.StateResets != 0 || f.Stops != 0 {
+		t.Fatalf("faults of b %+v", f)
+	}
+}

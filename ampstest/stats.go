@@ -16,7 +16,7 @@ type Stats struct {
 	Bytes      uint64 // inbound bytes of those frames, length prefixes included
 	Publishes  uint64 // accepted publish and delta_publish commands (not duplicate, not rejected)
 	Duplicates uint64 // publishes dropped because their "s" was not above the client's last
-	Rejected   uint64 // publishes refused: not entitled (RejectTopic) or invalid topic
+	Rejected   uint64 // publishes refused: not entitled (RejectTopic), invalid topic, or FailSequence
 	Delivered  uint64 // delivery frames queued to subscribers
 	Dropped    uint64 // accepted publishes withheld from subscribers by DropDelivery
 

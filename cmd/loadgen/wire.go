@@ -83,7 +83,8 @@ type wirePlan struct {
 // samples wait at most one pass, two when the oldest is being checked for
 // roll-over. The queue holds all of those, and every doubles until it fits
 // in wirePendingMax: with the defaults (4 MiB buffer, 128-byte payloads) 1 in
-// 64 and 512 entries flat out, 1 in 16 and 2048 entries (32 KiB) paced. producers is per connection: the more share
+// 64 and 1024 entries flat out, 1 in 16 and 4096 entries (64 KiB) paced
+// (half as much again as the bound, for jitter). producers is per connection: the more share
 // a connection (and its writes), the more often each one resolves.
 func planWire(bufferSize, minFrame, producers int, paced bool) wirePlan {
 	minFrame = max(minFrame, 1)
@@ -102,7 +103,11 @@ func planWire(bufferSize, minFrame, producers int, paced bool) wirePlan {
 	for need(p.every) > wirePendingMax {
 		p.every *= 2
 	}
-	p.capacity = 1 << bits.Len64(need(p.every)-1) // round up to a power of two
+	// Half as much again for jitter (a pass that runs late, the writer
+	// descheduled between its system call and its log), rounded up to a
+	// power of two, at most wirePendingMax.
+	n := need(p.every)
+	p.capacity = min(1<<bits.Len64(n+n/2-1), wirePendingMax)
 	return p
 }
 

@@ -204,12 +204,12 @@ func TestPlanWire(t *testing.T) {
 		capacity             int
 		flat                 bool // flat out: 1 in 64 at the densest; paced: 1 in 16
 	}{
-		{"defaults", 4 << 20, 155, 1, 64, 256, 512, true},
-		{"paced", 4 << 20, 155, 1, 16, 256, 2048, false},
+		{"defaults", 4 << 20, 155, 1, 64, 256, 1024, true},
+		{"paced", 4 << 20, 155, 1, 16, 256, 4096, false},
 		{"small frames", 4 << 20, 43, 1, 16, 256, 8192, false},
-		{"four producers", 4 << 20, 155, 4, 16, 64, 2048, false},
-		{"three producers round down", 4 << 20, 155, 3, 16, 64, 2048, false},
-		{"many producers", 4 << 20, 155, 300, 16, 1, 2048, false},
+		{"four producers", 4 << 20, 155, 4, 16, 64, 4096, false},
+		{"three producers round down", 4 << 20, 155, 3, 16, 64, 4096, false},
+		{"many producers", 4 << 20, 155, 300, 16, 1, 4096, false},
 		{"1 GiB buffer", 1 << 30, 43, 1, 4096, 256, 8192, false},
 		{"1 GiB buffer flat out", 1 << 30, 43, 1, 4096, 256, 8192, true},
 		{"small buffer", 4 << 10, 155, 1, 16, 256, 64, false},

@@ -67,5 +67,6 @@ func ReadJSONFile(path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	r.Path = path
 	return r, nil
 }

@@ -181,10 +181,27 @@ func Merge(reports []*Report, logs []*Log) (*Report, error) {
 			}
 		}
 	}
+	var means []float64
 	for _, r := range reports {
-		if r.Merged == nil {
-			m.Reports = append(m.Reports, r.Run)
+		name := r.Path
+		if name == "" {
+			name = "run " + r.Run
 		}
+		m.Reports = append(m.Reports, name)
+		if r.RingFillMean != nil {
+			means = append(means, *r.RingFillMean)
+		}
+	}
+	if len(means) > 0 && out.RingFillMax != nil {
+		var sum float64
+		for _, x := range means {
+			sum += x
+		}
+		mean := sum / float64(len(means))
+		out.RingFillMean = &mean
+	}
+	if out.Transport.Writes > 0 {
+		out.Transport.AvgWrite = float64(out.Transport.BytesWritten) / float64(out.Transport.Writes)
 	}
 	if logsOnly > 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d run(s) came as interval logs alone: their latencies are merged, their messages are not counted", logsOnly))
@@ -294,7 +311,9 @@ func mergeTimelines(reports []*Report, span0 int64) Timeline {
 		off := float64(r.StartUnixMs-span0) / 1000
 		for i := 1; i < len(r.Timeline); i++ {
 			p, q := r.Timeline[i-1], r.Timeline[i]
-			b := int(math.Ceil((off+q.T)/step - 1e-9))
+			// Ticks come a moment after the boundary they stand for:
+			// the nearest boundary, not the next.
+			b := max(1, int(math.Round((off+q.T)/step)))
 			buckets[b] += q.Messages - p.Messages
 			last = max(last, b)
 		}

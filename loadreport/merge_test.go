@@ -26,7 +26,7 @@ func run(t *testing.T, id string, seed uint64, n int, startMs int64) (*Report, [
 	}
 	r := &Report{Tool: "loadgen", ReportVersion: Version, Run: id, StartUnixMs: startMs, Messages: uint64(n) * 64,
 		Duration: 2, Workload: Workload{Interval: 1, Connections: 1}, Machine: Machine{Hostname: "host-" + id},
-		Timeline: Timeline{{0, 0}, {1, uint64(n) * 32}, {2, uint64(n) * 64}}}
+		Timeline: Timeline{{0, 0}, {1.003, uint64(n) * 32}, {2.004, uint64(n) * 64}}}
 	r.Latency.Wire = NewStats(WireName, "w", wire)
 	r.Latency.Publish = NewStats(EnqueueName, "e", enq)
 	r.Finish()
@@ -89,6 +89,11 @@ func TestMergeEqualsUnion(t *testing.T) {
 	// Side by side for 2.5 s: the span, not the sum of durations.
 	if m.Duration != 2.5 || m.MsgsPerSec != float64(m.Messages)/2.5 {
 		t.Errorf("duration %v msgs/s %v", m.Duration, m.MsgsPerSec)
+	}
+	// a started half a second before b: a's ticks at 1 s and 2 s, b's at
+	// 1.5 s and 2.5 s, each a moment late as real ticks are.
+	if len(m.Timeline) != 4 || m.Timeline[1].Messages != a.Messages/2 {
+		t.Errorf("timeline %v", m.Timeline)
 	}
 	if last := m.Timeline[len(m.Timeline)-1]; last.Messages != m.Messages {
 		t.Errorf("timeline ends at %d messages, want %d: %v", last.Messages, m.Messages, m.Timeline)

@@ -69,6 +69,8 @@ type Report struct {
 
 	Merged *Merged `json:"merged,omitempty"`
 
+	Path string `json:"-"` // the file ReadJSONFile read it from
+
 	Warnings    []string `json:"warnings"`    // what makes a figure doubtful; the run is still OK
 	Interrupted bool     `json:"interrupted"` // stopped by SIGINT/SIGTERM
 	OK          bool     `json:"ok"`          // false exactly when the exit status is 1
@@ -343,7 +345,7 @@ type TimelinePoint struct {
 // Merged says what a merged report was made of.
 type Merged struct {
 	Runs     []string `json:"runs"`     // the runs' ids
-	Reports  []string `json:"reports"`  // the JSON report files
+	Reports  []string `json:"reports"`  // the JSON report files (or run ids)
 	Logs     []string `json:"logs"`     // the interval log files
 	Differs  []string `json:"differs"`  // parameters that were not the same in every run
 	Machines []string `json:"machines"` // distinct host names

@@ -52,7 +52,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	line("bytes", "%s payload, %s on the wire", DBytes(r.PayloadBytes), DBytes(r.WireBytes))
 	dwhat := "first send → final flush acknowledged"
 	if r.Merged != nil {
-		dwhat = "the longest run's"
+		dwhat = "from the first run's start to the last run's end"
 	}
 	line("duration", "%s  (%s; sending took %s)", Secs(r.Duration), dwhat, Secs(r.SendDuration))
 	line("throughput", "%s msg/s   %.1f MB/s payload   %.1f MB/s wire", Commas(uint64(math.Round(r.MsgsPerSec))), r.MBPerSec, r.WireMBPerSec)

@@ -16,15 +16,26 @@ import (
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/frame"
 	"github.com/fastpub/fastpub/ring"
+	"github.com/fastpub/fastpub/store"
 )
 
 // Version is this client's version; the logon sends it as "<Version>:go".
 const Version = "0.1.0"
 
-// The client's life: new → connected → loggingOn → loggedOn → (closing → closed) or
-// disconnected. A failed logon closes the connection and returns to new, so
-// Connect may be called again. A client whose connection was lost stays
-// disconnected: reconnection arrives with the publish store.
+// The client's life:
+//
+//	new → connected → loggingOn → loggedOn ⇄ reconnecting (with WithReconnect)
+//	                                  ↓ (a lost connection, without WithReconnect,
+//	                                  ↓  or when reconnecting gives up)
+//	                             disconnected → connected (Connect resumes)
+//	any → closing → closed
+//
+// A failed logon closes the connection and returns to new (or to
+// disconnected, once the client has been logged on), so Connect may be
+// called again. The send ring lives from the first logon to Close: frames
+// queued while disconnected or reconnecting wait in it, and a new
+// connection sends them (with a store, everything not yet persisted) before
+// any new frame.
 const (
 	stateNew int32 = iota
 	stateConnected
@@ -33,6 +44,7 @@ const (
 	stateClosing
 	stateClosed
 	stateDisconnected
+	stateReconnecting // publishes queue into the ring; the reconnect loop runs
 )
 
 // Client is one named connection to an AMPS server, for publishing.
@@ -40,33 +52,64 @@ const (
 // Publish and its variants are safe for concurrent use by any number of
 // goroutines; each encodes its frame straight into the client's send ring and
 // returns once the frame is queued (not written). PublishFlush waits until the
-// server has processed everything queued before it. Connect, Logon and Close
-// are meant to be called once each, in that order.
+// server has processed (with a store: persisted) everything queued before
+// it. Connect, Logon and Close are meant to be called once each, in that
+// order; after a disconnect, Connect and Logon resume (WithReconnect does it
+// by itself).
 type Client struct {
 	name string
 	cfg  config
 
 	state atomic.Int32
 
-	// Set by Connect/Logon under mu, read-only while logged on.
-	uri  *connstr.URI
-	conn net.Conn
-	fr   *frame.Reader
-	ring *ring.Ring
-	w    *writer
+	// Set at the first logon, then fixed until Close.
+	ring    *ring.Ring
+	seqBase uint64 // with a store: the AMPS sequence number of ring frame 0
+
+	store    store.Store // cfg.store, nil without one
+	acks     ackState
+	events   dispatcher
+	counters counters
+	wlog     wireLog
 
 	cidSeq atomic.Uint64
 
 	mu      sync.Mutex
-	err     error                 // why the client stopped (ErrClosed or a *ConnectionError)
-	flushes map[string]chan error // pending PublishFlush calls by command id
+	err     error                 // why the client stopped (ErrClosed, a *ConnectionError, ...)
+	flushes map[string]*flushWait // pending PublishFlush calls by command id
+
+	uri      *connstr.URI // the current (or last) connection's URI
+	pending  *session     // connected by Connect, not yet logged on
+	sess     *session     // the logged-on connection, nil between connections
+	last     *session     // the last logged-on connection, until its goroutines are gone
+	logonCfg *logonConfig // the options of the last successful Logon, for reconnects
+	chooser  ServerChooser
+	closing  chan struct{} // closed by Close: stops the reconnect loop
+	supDone  chan struct{} // non-nil while a reconnect loop runs; closed when it ends
 
 	lastSeq       uint64 // the server's last sequence for this name, from the logon ack
 	serverVersion string
+}
 
+// session is one connection: its socket, its frame reader, its writer and
+// the channels its two goroutines close.
+type session struct {
+	uri        *connstr.URI
+	conn       net.Conn
+	fr         *frame.Reader
+	w          *writer
 	stop       chan struct{} // closed when the connection fails: the writer stops at once
 	writerDone chan struct{}
 	readerDone chan struct{}
+	failed     bool // under Client.mu
+}
+
+// wait returns once both goroutines of s have exited.
+func (s *session) wait() {
+	if s != nil && s.writerDone != nil {
+		<-s.writerDone
+		<-s.readerDone
+	}
 }
 
 // NewClient returns a client that logs on as name. The name identifies the
@@ -85,7 +128,9 @@ func NewClient(name string, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Client{name: name, cfg: cfg}, nil
+	c := &Client{name: name, cfg: cfg, store: cfg.store, closing: make(chan struct{})}
+	c.wlog.epoch = time.Now()
+	return c, nil
 }
 
 // Name returns the client name given to NewClient.
@@ -122,24 +167,36 @@ func (c *Client) Connect(ctx context.Context, uri string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state.Load() {
-	case stateNew:
+	case stateNew, stateDisconnected:
 	case stateClosing, stateClosed:
 		return ErrClosed
-	case stateDisconnected:
-		return c.err
 	default:
 		return ErrAlreadyConnected
 	}
-	conn, err := dial(ctx, u, &c.cfg)
+	s, err := c.dial(ctx, u)
 	if err != nil {
-		return newConnErr("connect", u, err, ErrConnect)
+		return err
 	}
-	c.uri = u
-	c.conn = conn
-	c.fr = frame.NewReader(conn, inboundBuffer, c.cfg.maxInbound)
-	c.fr.SetShrink(true)
+	c.uri, c.pending = u, s
+	if c.cfg.reconnect != nil && c.chooser == nil {
+		c.chooser = c.cfg.reconnect.Chooser
+		if c.chooser == nil {
+			c.chooser = NewRoundRobin(append([]string{uri}, c.cfg.reconnect.Servers...)...)
+		}
+	}
 	c.state.Store(stateConnected)
 	return nil
+}
+
+// dial opens a session to u (not logged on).
+func (c *Client) dial(ctx context.Context, u *connstr.URI) (*session, error) {
+	conn, err := dial(ctx, u, &c.cfg)
+	if err != nil {
+		return nil, newConnErr("connect", u, err, ErrConnect)
+	}
+	fr := frame.NewReader(conn, inboundBuffer, c.cfg.maxInbound)
+	fr.SetShrink(true)
+	return &session{uri: u, conn: conn, fr: fr}, nil
 }
 
 // inboundBuffer is the reader's buffer: room for many acks per read.
@@ -224,12 +281,17 @@ func resolve(ctx context.Context, host, prefer string) ([]net.IP, error) {
 // password comes from the Authenticator (default: DefaultAuthenticator, the
 // URI's password); a server challenge ("retry") is answered through
 // Authenticator.Retry, up to WithLogonRetries times. ctx bounds the whole
-// exchange: past its deadline Logon returns a *TimedOutError.
+// exchange: past its deadline Logon returns a *TimedOutError. The options
+// are kept: reconnects log on with them.
 //
 // On success the client starts its writer and reader goroutines and publishes
-// may begin. A refused logon returns a *ServerError (ErrAuthentication,
-// ErrNameInUse, ...), closes the connection, and leaves the client ready for
-// another Connect.
+// may begin. On a client that was logged on before (Connect after a
+// disconnect), the logon resumes: with a store, frames the server has
+// persisted (its last sequence, from the logon ack) are discarded, and the
+// rest is sent again before any new frame; a publish gap is a
+// *PublishGapError under GapFail. A refused logon returns a *ServerError
+// (ErrAuthentication, ErrNameInUse, ...), closes the connection, and leaves
+// the client ready for another Connect.
 func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 	c.mu.Lock()
 	switch c.state.Load() {
@@ -237,7 +299,7 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 	case stateNew:
 		c.mu.Unlock()
 		return ErrNotConnected
-	case stateLoggingOn, stateLoggedOn:
+	case stateLoggingOn, stateLoggedOn, stateReconnecting:
 		c.mu.Unlock()
 		return &ServerError{Command: "logon", Status: "failure", Reason: "duplicate logon attempt"}
 	case stateDisconnected:
@@ -248,37 +310,48 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 		return ErrClosed
 	}
 	c.state.Store(stateLoggingOn)
+	s := c.pending
 	c.mu.Unlock()
 
-	lc := logonConfig{auth: DefaultAuthenticator{}, retries: DefaultLogonRetries}
+	lc := &logonConfig{auth: DefaultAuthenticator{}, retries: DefaultLogonRetries}
 	for _, o := range opts {
-		o(&lc)
+		o(lc)
 	}
-	ack, err := c.logonRecover(ctx, &lc)
+	ack, err := c.logonRecover(ctx, s, lc)
+	if err == nil {
+		c.last.wait() // the ring's consumer role must be free
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state.Load() != stateLoggingOn {
 		return ErrClosed // Close ran meanwhile and closed the connection
 	}
+	c.pending = nil
+	back := stateNew
+	if c.ring != nil {
+		back = stateDisconnected
+	}
 	if err != nil {
 		// The connection is in an unknown state: drop it. Connect may be
 		// called again.
-		c.conn.Close()
-		c.conn, c.fr = nil, nil
-		c.state.Store(stateNew)
+		s.conn.Close()
+		c.state.Store(back)
 		if ctx.Err() != nil && !errors.As(err, new(*ServerError)) {
-			return ctxError("logon", ctx.Err())
+			err = ctxError("logon", ctx.Err())
+		}
+		if back == stateDisconnected {
+			c.err = err
 		}
 		return err
 	}
-	c.lastSeq, c.serverVersion = ack.lastSeq, ack.version
-	if err := c.start(); err != nil {
-		// Only a ring the options did not allow gets here: NewClient
-		// validated them, so this is a bug, reported rather than hidden.
-		c.conn.Close()
-		c.conn, c.fr = nil, nil
-		c.state.Store(stateNew)
+	c.logonCfg = lc
+	if err := c.activate(s, ack); err != nil {
+		s.conn.Close()
+		c.state.Store(back)
+		if back == stateDisconnected {
+			c.err = err
+		}
 		return err
 	}
 	return nil
@@ -289,13 +362,13 @@ func (c *Client) Logon(ctx context.Context, opts ...LogonOption) error {
 // ErrAuthentication: Logon then drops the connection as for any failed
 // logon, and the client can Connect again. The panic's value is kept in the
 // error, with the password redacted.
-func (c *Client) logonRecover(ctx context.Context, lc *logonConfig) (ack logonAck, err error) {
+func (c *Client) logonRecover(ctx context.Context, s *session, lc *logonConfig) (ack logonAck, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &fieldError{sentinel: ErrAuthentication, cause: errors.New("the Authenticator panicked: " + connstr.RedactString(fmt.Sprint(v), c.uri.Password))}
+			err = &fieldError{sentinel: ErrAuthentication, cause: errors.New("the Authenticator panicked: " + connstr.RedactString(fmt.Sprint(v), s.uri.Password))}
 		}
 	}()
-	return c.logon(ctx, lc)
+	return c.logon(ctx, s, lc)
 }
 
 type logonAck struct {
@@ -303,25 +376,25 @@ type logonAck struct {
 	version string
 }
 
-// logon runs the logon exchange on the caller's goroutine, before the reader
-// and writer exist.
-func (c *Client) logon(ctx context.Context, lc *logonConfig) (logonAck, error) {
+// logon runs the logon exchange on the caller's goroutine, before the
+// session's reader and writer exist.
+func (c *Client) logon(ctx context.Context, s *session, lc *logonConfig) (logonAck, error) {
 	// The context alone bounds the exchange: when it ends, the connection's
 	// deadline moves to the past and the blocked read or write returns, with
 	// ctx.Err() already set (a deadline copied from ctx could fire first).
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
 		stop()
-		c.conn.SetDeadline(time.Time{})
+		s.conn.SetDeadline(time.Time{})
 	}()
 
-	user := c.uri.User
-	pw, err := lc.auth.Authenticate(user, c.uri.Password)
+	user := s.uri.User
+	pw, err := lc.auth.Authenticate(user, s.uri.Password)
 	if err != nil {
 		return logonAck{}, &fieldError{sentinel: ErrAuthentication, cause: err}
 	}
 	options := lc.options
-	if c.uri.Pretty {
+	if s.uri.Pretty {
 		if options != "" {
 			options += ","
 		}
@@ -335,7 +408,7 @@ func (c *Client) logon(ctx context.Context, lc *logonConfig) (logonAck, error) {
 			CommandID:     cid,
 			ClientName:    c.name,
 			UserID:        user,
-			MessageType:   c.uri.MessageType,
+			MessageType:   s.uri.MessageType,
 			Ack:           frame.AckProcessed,
 			Version:       Version + ":go",
 			CorrelationID: lc.correlationID,
@@ -345,10 +418,10 @@ func (c *Client) logon(ctx context.Context, lc *logonConfig) (logonAck, error) {
 		if err != nil {
 			return logonAck{}, &fieldError{sentinel: ErrInvalidValue, cause: err}
 		}
-		if _, err := c.conn.Write(msg); err != nil {
-			return logonAck{}, c.connErr("write", err)
+		if _, err := s.conn.Write(msg); err != nil {
+			return logonAck{}, newConnErr("write", s.uri, err, ErrDisconnected)
 		}
-		if err := c.readAck(&h, cid); err != nil {
+		if err := readAck(s, &h, cid); err != nil {
 			return logonAck{}, err
 		}
 		status := string(h.Status)
@@ -377,22 +450,22 @@ func (c *Client) logon(ctx context.Context, lc *logonConfig) (logonAck, error) {
 // gives up on the server.
 const maxStrayFrames = 1024
 
-// readAck reads frames until the ack for cid arrives.
-func (c *Client) readAck(h *frame.Header, cid string) error {
+// readAck reads frames of s until the ack for cid arrives.
+func readAck(s *session, h *frame.Header, cid string) error {
 	for i := 0; i < maxStrayFrames; i++ {
-		body, err := c.fr.Next()
+		body, err := s.fr.Next()
 		if err != nil {
-			return c.connErr("read", readErr(err))
+			return newConnErr("read", s.uri, readErr(err), ErrDisconnected)
 		}
 		h.Reset()
 		if _, err := h.Parse(body); err != nil {
-			return c.connErr("read", protocolErr(err))
+			return newConnErr("read", s.uri, protocolErr(err), ErrDisconnected)
 		}
 		if h.Command == frame.CmdAck && string(h.CommandID) == cid {
 			return nil
 		}
 	}
-	return c.connErr("read", protocolErr(errors.New("no logon ack")))
+	return newConnErr("read", s.uri, protocolErr(errors.New("no logon ack")), ErrDisconnected)
 }
 
 // lastSequence reads the server's last sequence for this client name from a
@@ -419,70 +492,193 @@ func lastSequence(h *frame.Header) uint64 {
 	return 0
 }
 
-// connErr wraps a transport error with the connection's (redacted) URI.
-func (c *Client) connErr(op string, err error) error {
-	return newConnErr(op, c.uri, err, ErrDisconnected)
+// activate makes the logged-on session s current: at the first logon it
+// creates the ring (and fixes the sequence base), afterwards it resumes
+// (discard what the server has, detect a gap, rewind, reopen). Then it
+// starts heartbeats and the session's writer and reader. Called with mu
+// held, while no other goroutine is the ring's consumer.
+func (c *Client) activate(s *session, ack logonAck) error {
+	if c.ring == nil {
+		if err := c.createRing(ack.lastSeq); err != nil {
+			return err
+		}
+		c.flushes = make(map[string]*flushWait)
+	} else if err := c.resume(s, ack.lastSeq); err != nil {
+		return err
+	}
+	c.lastSeq, c.serverVersion = ack.lastSeq, ack.version
+	if c.cfg.heartbeat > 0 {
+		// Written before the writer starts, so it is never replayed.
+		var buf [64]byte
+		msg := frame.AppendHeartbeatStart(buf[:0], uint32(c.cfg.heartbeat/time.Second))
+		if _, err := s.conn.Write(msg); err != nil {
+			return newConnErr("write", s.uri, err, ErrDisconnected)
+		}
+	}
+	s.w = newWriter(s.conn)
+	s.stop = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	s.readerDone = make(chan struct{})
+	c.sess, c.last, c.uri = s, s, s.uri
+	c.err = nil
+	c.ring.Reopen()
+	c.state.Store(stateLoggedOn)
+	go c.writeLoop(s)
+	go c.readLoop(s)
+	return nil
 }
 
-// start creates the ring and starts the writer and reader. Called with mu held.
-func (c *Client) start() error {
-	r, err := ring.New(ring.Config{
+// createRing creates the send ring at the first logon. With a store it
+// retains frames until they are persisted, it is sized by the store's
+// limits, and the sequence numbers start after the server's last one (or,
+// for a name the server does not know, at epoch milliseconds × 10⁶, as the
+// official clients, so that a restarted publisher stays above its previous
+// run); the store's own history (a durable store) counts too.
+func (c *Client) createRing(serverLast uint64) error {
+	cfg := ring.Config{
 		Size:        c.cfg.bufferSize,
 		MaxExternal: c.cfg.bufferSize,
-		MaxClaim:    c.cfg.maxMessageSize,
-	})
+		MaxClaim:    c.cfg.maxMessageSize + 2*ring.MaxNumberLen,
+	}
+	if c.store != nil {
+		l := c.store.Limits()
+		cfg.Size, cfg.MaxExternal, cfg.MaxFrames, cfg.Retain = l.Bytes, l.Bytes, l.Messages, true
+		recovered := 0
+		last, err := c.store.Recover(func(uint64, []byte) error { recovered++; return nil })
+		if err != nil {
+			return &fieldError{sentinel: ErrInvalidValue, cause: err}
+		}
+		if recovered != 0 {
+			// The durable store's replay after a restart is the next step
+			// (the file store issue); refusing is better than dropping.
+			return &fieldError{sentinel: ErrInvalidValue, cause: errors.New("the store holds " + strconv.Itoa(recovered) + " frames from an earlier process, which this client version cannot replay")}
+		}
+		next := max(serverLast, last)
+		if next == 0 {
+			next = uint64(time.Now().UnixMilli()) * 1_000_000
+		}
+		c.seqBase = next + 1
+	}
+	r, err := ring.New(cfg)
 	if err != nil {
 		return &fieldError{sentinel: ErrInvalidValue, cause: err}
 	}
 	c.ring = r
-	c.w = newWriter(c.conn)
-	c.flushes = make(map[string]chan error)
-	c.stop = make(chan struct{})
-	c.writerDone = make(chan struct{})
-	c.readerDone = make(chan struct{})
-	if c.cfg.heartbeat > 0 {
-		// The first frame on the fresh ring: it cannot be full.
-		var buf [64]byte
-		msg := frame.AppendHeartbeatStart(buf[:0], uint32(c.cfg.heartbeat/time.Second))
-		if err := c.enqueue(context.Background(), "heartbeat", msg, false); err != nil {
-			return err
-		}
-	}
-	c.state.Store(stateLoggedOn)
-	go c.writeLoop()
-	go c.readLoop()
 	return nil
 }
 
-// fail ends the connection after a transport or protocol failure: publishes
-// return the error from now on, pending flushes get it, the writer stops at
-// once. Only the first failure counts.
-func (c *Client) fail(op string, cause error) {
+// resume prepares the ring for a new session whose logon ack carried the
+// server's last sequence L: with a store, it checks for a gap, discards what
+// the server has and sends the rest again; without one, it sends again what
+// was not written whole. Called with mu held, as the ring's consumer.
+func (c *Client) resume(s *session, L uint64) error {
+	if c.store != nil {
+		if discarded := c.counters.persisted.Load(); discarded != 0 && L < discarded {
+			gap := &PublishGapError{URI: s.uri.String(), From: L + 1, To: discarded}
+			c.emit(Event{Kind: EventPublishGap, URI: gap.URI, Err: gap})
+			if c.cfg.gapPolicy == GapFail {
+				return gap
+			}
+		}
+		if L >= c.seqBase {
+			c.postAck(L - c.seqBase + 1)
+		}
+		c.applyAcks()
+	}
+	c.ring.Rewind()
+	replay := c.ring.ClaimedSeq() - c.ring.ReleasedSeq()
+	c.counters.replayed.Add(replay)
+	c.counters.lastReplay.Store(replay)
+	return nil
+}
+
+// fail ends session s after a transport or protocol failure. With a
+// reconnect policy the client starts reconnecting and publishes keep
+// queueing; without one, publishes return the error from now on and
+// blocked ones are woken with it. Pending flushes get the error, unless a
+// store will replay their flush on the next connection. Only the first
+// failure of a session counts.
+func (c *Client) fail(s *session, op string, cause error) {
 	c.mu.Lock()
-	if c.err != nil {
+	if s.failed {
 		c.mu.Unlock()
 		return
 	}
-	var err error
-	if c.state.Load() == stateClosing {
-		err = ErrClosed
-	} else {
-		err = c.connErr(op, cause)
-		c.state.Store(stateDisconnected)
+	s.failed = true
+	close(s.stop)
+	s.conn.Close()
+	if c.sess != s {
+		c.mu.Unlock()
+		return
 	}
-	c.err = err
-	flushes := c.flushes
-	c.flushes = nil
+	c.sess = nil
+	if st := c.state.Load(); st == stateClosing || st == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	err := newConnErr(op, s.uri, cause, ErrDisconnected)
+	var failed []*flushWait
+	reconnect := c.cfg.reconnect != nil
+	if c.store == nil || !reconnect {
+		for cid, f := range c.flushes {
+			failed = append(failed, f)
+			delete(c.flushes, cid)
+		}
+	}
+	if reconnect {
+		c.state.Store(stateReconnecting)
+		c.supDone = make(chan struct{})
+		go c.reconnectLoop(s, err, c.supDone)
+	} else {
+		c.err = err
+		c.state.Store(stateDisconnected)
+		c.ring.Close() // blocked producers return the error
+	}
 	c.mu.Unlock()
 
-	close(c.stop)
-	c.ring.Close()
-	c.conn.Close()
-	for _, ch := range flushes {
-		ch <- err
+	for _, f := range failed {
+		f.done <- err
 	}
-	if err != ErrClosed && c.cfg.errorHandler != nil {
-		c.cfg.errorHandler(err)
+	c.counters.disconnects.Add(1)
+	c.emit(Event{Kind: EventDisconnected, URI: s.uri.String(), Err: err})
+	c.reportError(err)
+}
+
+// giveUp ends the reconnect loop for good: the client is disconnected with
+// err, blocked producers and pending flushes get it.
+func (c *Client) giveUp(uri string, err error) {
+	c.mu.Lock()
+	if c.state.Load() != stateReconnecting {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	c.state.Store(stateDisconnected)
+	c.ring.Close()
+	var failed []*flushWait
+	for cid, f := range c.flushes {
+		failed = append(failed, f)
+		delete(c.flushes, cid)
+	}
+	c.mu.Unlock()
+	for _, f := range failed {
+		f.done <- err
+	}
+	c.emit(Event{Kind: EventGaveUp, URI: uri, Err: err})
+	c.reportError(err)
+}
+
+// emit hands ev to the event handler's goroutine.
+func (c *Client) emit(ev Event) {
+	if h := c.cfg.eventHandler; h != nil {
+		c.events.post(func() { h(ev) })
+	}
+}
+
+// reportError hands err to the error handler's goroutine.
+func (c *Client) reportError(err error) {
+	if h := c.cfg.errorHandler; h != nil {
+		c.events.post(func() { h(err) })
 	}
 }
 
@@ -492,23 +688,34 @@ func (c *Client) stoppedErr() error {
 	case stateNew:
 		return ErrNotConnected
 	case stateConnected, stateLoggingOn:
-		return ErrNotLoggedOn
+		if c.ring == nil {
+			return ErrNotLoggedOn
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return c.err
 	}
+	if st := c.state.Load(); st == stateConnected || st == stateLoggingOn {
+		return ErrNotLoggedOn
+	}
 	return ErrClosed
 }
 
 // Close writes what is queued, then closes the connection (SO_LINGER, from
-// tcp_linger, then governs what the kernel does with unsent bytes). It waits
-// at most the close timeout (WithCloseTimeout) for the queue to drain; past
-// it the connection is dropped and Close returns a *CloseTimeoutError
-// (ErrTimedOut) saying how many messages and bytes were lost. Publishes blocked on a full buffer return ErrClosed. Close
-// waits for the client's goroutines to exit. It is idempotent; after a
-// disconnect it releases what is left and returns nil.
+// tcp_linger, then governs what the kernel does with unsent bytes). With a
+// store it first waits, within the same close timeout, until the server has
+// persisted everything (PublishFlush), and then closes the store. It waits
+// at most the close timeout (WithCloseTimeout) in all; past it the
+// connection is dropped and Close returns a *CloseTimeoutError (ErrTimedOut)
+// saying how many messages and bytes were not written (with a store: not
+// persisted). Closing while disconnected or reconnecting returns the same
+// error when anything was left unsent (unpersisted). Publishes blocked on a
+// full buffer return ErrClosed. Close stops the reconnect loop, waits for
+// the client's goroutines to exit (the event goroutine too, unless Close is
+// called from a handler), and is idempotent: after Close every call returns
+// ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	st := c.state.Load()
@@ -516,57 +723,85 @@ func (c *Client) Close() error {
 	case stateClosing, stateClosed:
 		c.mu.Unlock()
 		return nil
-	case stateNew:
-		c.state.Store(stateClosed)
-		c.err = ErrClosed
-		c.mu.Unlock()
-		return nil
 	case stateConnected, stateLoggingOn:
 		// A logon in progress fails on the closed connection.
-		c.state.Store(stateClosed)
-		c.err = ErrClosed
-		c.mu.Unlock()
-		c.conn.Close()
-		return nil
-	}
-	c.state.Store(stateClosing)
-	c.mu.Unlock()
-
-	var result error
-	// No new frames; the writer drains what is committed, then exits.
-	c.ring.Close()
-	timer := time.NewTimer(c.cfg.closeTimeout)
-	select {
-	case <-c.writerDone:
-	case <-timer.C:
-		c.fail("close", errors.New("close timeout"))
-		<-c.writerDone
-		// The ring is closed and its consumer gone: what is claimed and not
-		// freed was not written (a frame cut by a partial write is not
-		// freed, and counts as lost).
-		result = &CloseTimeoutError{
-			After:  c.cfg.closeTimeout,
-			Frames: c.ring.ClaimedSeq() - c.ring.ReleasedSeq(),
-			Bytes:  c.ring.Claimed() - c.ring.Released(),
+		if c.pending != nil {
+			c.pending.conn.Close()
+			c.pending = nil
 		}
 	}
-	timer.Stop()
-	c.conn.Close()
-	<-c.readerDone
+	deadline := time.Now().Add(c.cfg.closeTimeout)
+	if st == stateLoggedOn && c.store != nil {
+		c.mu.Unlock()
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		c.PublishFlush(ctx) // the count below says what it could not do
+		cancel()
+		c.mu.Lock()
+		st = c.state.Load()
+		if st == stateClosing || st == stateClosed {
+			c.mu.Unlock()
+			return nil
+		}
+	}
+	c.state.Store(stateClosing)
+	close(c.closing)
+	sup := c.supDone
+	sess := c.sess
+	c.mu.Unlock()
+
+	if sup != nil {
+		<-sup // the reconnect loop sees closing and stops
+	}
+	var result error
+	if c.ring != nil {
+		// No new frames; the writer drains what is committed, then exits.
+		c.ring.Close()
+		if sess != nil {
+			timer := time.NewTimer(time.Until(deadline))
+			select {
+			case <-sess.writerDone:
+			case <-timer.C:
+				c.fail(sess, "close", errors.New("close timeout"))
+			}
+			timer.Stop()
+			c.fail(sess, "close", ErrClosed)
+		}
+		c.last.wait()
+		if c.store != nil {
+			c.applyAcks() // the last acks may have come after the writer's last look
+		}
+		// The ring is closed and its consumer gone: what is claimed and not
+		// freed was not written whole (with a store: not persisted).
+		if lost := c.ring.ClaimedSeq() - c.ring.ReleasedSeq(); lost != 0 {
+			bytes := c.ring.Claimed() - c.ring.Released()
+			if st == stateLoggedOn {
+				result = &CloseTimeoutError{After: c.cfg.closeTimeout, Frames: lost, Bytes: bytes}
+			} else {
+				c.mu.Lock()
+				cause := c.err
+				c.mu.Unlock()
+				if cause == nil {
+					cause = ErrDisconnected
+				}
+				result = &UndeliveredError{Frames: lost, Bytes: bytes, Err: cause}
+			}
+		}
+	}
+	if c.store != nil {
+		if err := c.store.Close(); err != nil && result == nil {
+			result = err
+		}
+	}
 
 	c.mu.Lock()
-	// After Close every call says ErrClosed, also when the connection had
-	// failed before (its error was returned meanwhile, and went to the
-	// error handler).
 	c.err = ErrClosed
 	flushes := c.flushes
 	c.flushes = nil
-	if c.state.Load() == stateClosing {
-		c.state.Store(stateClosed)
-	}
+	c.state.Store(stateClosed)
 	c.mu.Unlock()
-	for _, ch := range flushes {
-		ch <- ErrClosed
+	for _, f := range flushes {
+		f.done <- ErrClosed
 	}
+	c.events.close()
 	return result
 }

@@ -295,3 +295,21 @@ func readErr(err error) error {
 func isCtxErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// UndeliveredError is returned by Close on a client that was disconnected or
+// reconnecting: the frames still queued (with a store: not yet persisted)
+// are lost with the client. It unwraps to why the client was disconnected
+// (a *ConnectionError, ErrDisconnected, ...).
+type UndeliveredError struct {
+	Frames uint64 // frames (messages and control frames) not delivered
+	Bytes  uint64
+	Err    error // the disconnect's cause
+}
+
+func (e *UndeliveredError) Error() string {
+	return "fastpub: closed while disconnected: " + strconv.FormatUint(e.Frames, 10) +
+		" queued messages (" + strconv.FormatUint(e.Bytes, 10) + " bytes) not delivered: " + e.Err.Error()
+}
+
+// Unwrap returns the disconnect's cause.
+func (e *UndeliveredError) Unwrap() error { return e.Err }

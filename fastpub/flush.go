@@ -5,41 +5,70 @@ import (
 	"strconv"
 
 	"github.com/fastpub/fastpub/frame"
+	"github.com/fastpub/fastpub/ring"
 )
 
+// flushWait is one pending PublishFlush.
+type flushWait struct {
+	done chan error // 1 slot: the ack's verdict, or why the client stopped
+}
+
 // PublishFlush queues a flush command after everything published so far and
-// waits for the server's processed ack: when it returns nil, every message
-// queued before the call has been written to the socket and processed by the
-// server. ctx is the timeout (the official publish_flush's timeout argument):
-// when it ends first, PublishFlush returns a *TimedOutError; the messages stay
-// queued. A server failure comes back as a *ServerError, a lost connection as
-// its *ConnectionError.
+// waits for the server's answer. ctx is the timeout (the official
+// publish_flush's timeout argument): when it ends first, PublishFlush
+// returns a *TimedOutError and the messages stay queued. A server failure
+// comes back as a *ServerError, a lost connection as its *ConnectionError.
+//
+// Without a store the flush asks for a processed ack: a nil means every
+// message queued before the call was written and processed by the server. A
+// disconnect fails it, since what the kernel held when the connection broke
+// is lost.
+//
+// With a store the flush asks for a persisted ack (the server answers once
+// every earlier publish is persisted or reported failed): a nil means every
+// message published before the call is persisted, or went to the failed-write
+// handler. The flush is stored like a publish, so with WithReconnect it
+// survives a reconnect: it is sent again, and PublishFlush keeps waiting.
+// It may be called while the client is reconnecting.
 func (c *Client) PublishFlush(ctx context.Context) error {
-	if c.state.Load() != stateLoggedOn {
+	if st := c.state.Load(); st != stateLoggedOn && (st != stateReconnecting || c.store == nil) {
 		return c.stoppedErr()
 	}
 	var idBuf [24]byte
 	cid := string(strconv.AppendUint(append(idBuf[:0], 'f'), c.cidSeq.Add(1), 10))
-	done := make(chan error, 1)
+	f := &flushWait{done: make(chan error, 1)}
 	c.mu.Lock()
 	if c.err != nil || c.flushes == nil {
 		c.mu.Unlock()
 		return c.stoppedErr()
 	}
-	c.flushes[cid] = done
+	c.flushes[cid] = f
 	c.mu.Unlock()
 
+	ack := frame.AckProcessed
+	if c.store != nil {
+		ack = frame.AckPersisted
+	}
 	var buf [64]byte
-	msg, err := frame.AppendFlush(buf[:0], &frame.Flush{CommandID: cid, Ack: frame.AckProcessed})
+	msg, err := frame.AppendFlush(buf[:0], &frame.Flush{CommandID: cid, Ack: ack})
+	var cl ring.Claim
 	if err == nil {
-		err = c.enqueue(ctx, "flush", msg, true)
+		err = c.claim(ctx, "flush", true, &cl, len(msg))
 	}
 	if err != nil {
 		c.forgetFlush(cid)
 		return err
 	}
+	seq := cl.Seq
+	copy(cl.Buf, msg)
+	c.ring.Commit(&cl)
 	select {
-	case err := <-done:
+	case err := <-f.done:
+		if err == nil && c.store != nil {
+			// Everything before the flush is persisted: free it, the
+			// flush frame included.
+			c.postAck(seq + 1)
+		}
 		return err
 	case <-ctx.Done():
 		c.forgetFlush(cid)

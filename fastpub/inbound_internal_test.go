@@ -81,7 +81,7 @@ func TestInboundBufferGivenBackAfterALargeFrame(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no beat from the client")
 	}
-	if n := c.fr.BufferSize(); n != inboundBuffer {
+	if n := c.last.fr.BufferSize(); n != inboundBuffer {
 		t.Fatalf("after a 2 MiB frame the reader holds %d bytes, want %d", n, inboundBuffer)
 	}
 }

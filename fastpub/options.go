@@ -2,8 +2,11 @@ package fastpub
 
 import (
 	"crypto/tls"
+	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/fastpub/fastpub/store"
 )
 
 // Defaults. Each option below names the default it overrides.
@@ -41,6 +44,13 @@ type config struct {
 	maxInbound     int
 	tlsConfig      *tls.Config
 	errorHandler   func(error)
+
+	// The publish store and reconnect (persist.go, reconnect.go).
+	store              store.Store
+	reconnect          *ReconnectPolicy
+	eventHandler       func(Event)
+	failedWriteHandler func(FailedWrite)
+	gapPolicy          GapPolicy
 }
 
 func defaultConfig() config {
@@ -62,7 +72,85 @@ func (c *config) validate() error {
 	if c.maxInbound < 4<<10 || c.maxInbound > 1<<30 {
 		return &OptionError{Option: "WithMaxInboundFrame", Value: strconv.Itoa(c.maxInbound), Reason: "must be from 4 KiB to 1 GiB"}
 	}
+	if c.reconnect != nil && c.heartbeat == 0 {
+		c.heartbeat = DefaultReconnectHeartbeat
+	}
+	if c.store != nil {
+		l := c.store.Limits()
+		if err := l.Validate(); err != nil {
+			return &OptionError{Option: "WithStore", Value: fmt.Sprintf("%+v", l), Reason: err.Error()}
+		}
+	}
 	return nil
+}
+
+// WithStore keeps every publish in st until the server has persisted it:
+// each publish then carries a sequence number ("s") and asks for a
+// persisted ack, a reconnect replays what the server has not persisted
+// (nothing lost, nothing duplicated: the server drops a sequence it has),
+// PublishFlush returns once everything published before it is persisted,
+// and the send buffer is sized by st.Limits() instead of WithBufferSize
+// (publishes block when it is full, however long the server is away).
+// Default: none: the wire carries no "s" and no ack, and a nil from Publish
+// means only that the frame is queued. See package store.
+func WithStore(st store.Store) Option {
+	return func(c *config) error {
+		if st == nil {
+			return &OptionError{Option: "WithStore", Value: "nil", Reason: "needs a store (store.NewMemory)"}
+		}
+		c.store = st
+		return nil
+	}
+}
+
+// WithReconnect makes the client reconnect by itself, as p says, after it
+// loses its connection (see ReconnectPolicy). With it, heartbeats default to
+// DefaultReconnectHeartbeat (10 s) so that a silent server is noticed.
+// Default: none: after a disconnect the client stays disconnected until
+// Connect and Logon are called again, which resume where it stopped.
+func WithReconnect(p ReconnectPolicy) Option {
+	return func(c *config) error {
+		if p.MaxOutage < 0 || p.LogonTimeout < 0 {
+			return &OptionError{Option: "WithReconnect", Value: fmt.Sprintf("MaxOutage %v, LogonTimeout %v", p.MaxOutage, p.LogonTimeout), Reason: "durations must not be negative"}
+		}
+		if p.LogonTimeout == 0 {
+			p.LogonTimeout = DefaultLogonTimeout
+		}
+		if p.Delay == nil {
+			p.Delay = ExponentialDelay{}
+		}
+		p.Servers = append([]string(nil), p.Servers...)
+		c.reconnect = &p
+		return nil
+	}
+}
+
+// WithEventHandler receives every change of the connection (Event), in
+// order, on a goroutine of the client's own (never the reader or writer), so
+// that any client method, Close included, may be called from it. Default:
+// none.
+func WithEventHandler(f func(Event)) Option {
+	return func(c *config) error { c.eventHandler = f; return nil }
+}
+
+// WithFailedWriteHandler receives each stored publish the server refused in
+// a persisted ack (see FailedWrite), in order, on the same goroutine as the
+// event handler. Default: none (the failures are still counted in
+// Stats.FailedWrites).
+func WithFailedWriteHandler(f func(FailedWrite)) Option {
+	return func(c *config) error { c.failedWriteHandler = f; return nil }
+}
+
+// WithPublishGapPolicy says what to do when the server lost messages it had
+// acknowledged as persisted (ErrPublishGap). Default GapFail.
+func WithPublishGapPolicy(p GapPolicy) Option {
+	return func(c *config) error {
+		if p != GapFail && p != GapContinue {
+			return &OptionError{Option: "WithPublishGapPolicy", Value: strconv.Itoa(int(p)), Reason: "must be GapFail or GapContinue"}
+		}
+		c.gapPolicy = p
+		return nil
+	}
 }
 
 // WithBufferSize sets the send buffer in bytes: a power of two from 4 KiB to
@@ -141,8 +229,10 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // WithErrorHandler receives failures that no call is waiting for: a failure
-// ack for a publish, the connection error that ended the connection. It runs
-// on the client's reader goroutine and must not block. Default: none (the
+// ack for a publish, the connection error that ended the connection, a
+// store that could not record an acknowledgement. It runs on the client's
+// event goroutine (see WithEventHandler), never on the reader or writer, so
+// it may call any client method, Close included. Default: none (the
 // error is still returned by the next call).
 func WithErrorHandler(f func(error)) Option {
 	return func(c *config) error { c.errorHandler = f; return nil }

@@ -152,9 +152,19 @@ func expirationError(d time.Duration) error {
 // publish is the hot path: encode the header on the stack (which validates it
 // and gives the frame's size), claim that many bytes of the ring, copy header
 // and payload into them, commit. The writer goroutine takes it from there.
+//
+// With a store the header also asks for a persisted ack and ends with the
+// frame's sequence number, whose length depends on the ring Seq the claim
+// gets: the ring claims header + digits + payload in one CAS (a numbered
+// claim), the digits are written after it, the store's Append sees the
+// finished frame, then the commit. The frame stays in the ring until the
+// server persists it.
 func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data []byte) error {
-	if c.state.Load() != stateLoggedOn {
+	if st := c.state.Load(); st != stateLoggedOn && st != stateReconnecting {
 		return c.stoppedErr()
+	}
+	if c.store != nil {
+		h.Ack = frame.AckPersisted
 	}
 	// Headers of ordinary size are encoded once, on the stack, and copied:
 	// one pass over the fields gives both the bytes and the frame's size.
@@ -172,13 +182,43 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
-	if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
+	if c.store == nil {
+		if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
+			return err
+		}
+		copy(cl.Buf[copy(cl.Buf, hdr):], data)
+		frame.SetLength(cl.Buf)
+		c.ring.Commit(&cl)
+		return nil
+	}
+	// hdr ends with '}': it becomes ,"s":<digits>}.
+	if err := c.claimNumbered(ctx, block, &cl, n+len(seqKey)); err != nil {
 		return err
 	}
-	copy(cl.Buf[copy(cl.Buf, hdr):], data)
-	frame.SetLength(cl.Buf)
+	b := cl.Buf
+	k := copy(b, hdr[:len(hdr)-1])
+	k += copy(b[k:], seqKey)
+	seq := c.seqBase + cl.Seq
+	d := len(b) - n - len(seqKey) // the claim's digits
+	putDecimal(b[k:k+d], seq)
+	k += d
+	b[k] = '}'
+	copy(b[k+1:], data)
+	frame.SetLength(b)
+	c.store.Append(seq, cl.End-uint64(len(b)), b)
 	c.ring.Commit(&cl)
 	return nil
+}
+
+// seqKey opens the sequence number at the end of a stored publish's header.
+const seqKey = `,"s":`
+
+// putDecimal writes v in decimal into exactly len(b) bytes.
+func putDecimal(b []byte, v uint64) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
 }
 
 // maxStackHeader bounds the variable header fields (topic, correlation id,
@@ -198,13 +238,38 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
-	if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
+	if c.store == nil {
+		if err := c.claim(ctx, "publish", block, &cl, n); err != nil {
+			return err
+		}
+		// PublishLen validated the header: AppendPublish cannot fail here,
+		// and a claimed range must be committed whatever happens.
+		frame.AppendPublish(cl.Buf[:0], h, data)
+		c.ring.Commit(&cl)
+		return nil
+	}
+	if err := c.claimNumbered(ctx, block, &cl, n+len(seqKey)); err != nil {
 		return err
 	}
-	// PublishLen validated the header: AppendPublish cannot fail here, and a
-	// claimed range must be committed whatever happens.
+	h.Seq = c.seqBase + cl.Seq // exactly the digits the claim counted
 	frame.AppendPublish(cl.Buf[:0], h, data)
+	c.store.Append(h.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
 	c.ring.Commit(&cl)
+	return nil
+}
+
+// claimNumbered is claim for a frame that ends with its sequence number:
+// n bytes plus the number's digits.
+func (c *Client) claimNumbered(ctx context.Context, block bool, cl *ring.Claim, n int) error {
+	var err error
+	if block {
+		err = c.ring.ClaimNumberedInto(ctx, cl, n, c.seqBase)
+	} else {
+		err = c.ring.TryClaimNumberedInto(cl, n, c.seqBase)
+	}
+	if err != nil {
+		return c.claimErr(ctx, "publish", err)
+	}
 	return nil
 }
 

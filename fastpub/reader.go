@@ -11,36 +11,49 @@ import (
 // readLoop is the reader goroutine: it reads acks and server heartbeats until
 // the connection ends. Deliveries (a publisher has no subscriptions) and
 // unknown commands are ignored.
-func (c *Client) readLoop() {
-	defer close(c.readerDone)
+//
+// Persisted acks are posted for the ring's consumer to apply (persist.go);
+// flush acks go to the waiting PublishFlush; other failures to the error
+// handler. Nothing here runs user code: handlers run on the event goroutine.
+func (c *Client) readLoop(s *session) {
+	defer close(s.readerDone)
 	var h frame.Header
-	timeout := 2 * c.cfg.heartbeat
+	interval := c.cfg.heartbeat
+	timeout := 2 * interval
+	var lastBeat time.Time
 	for {
 		if timeout > 0 {
-			c.conn.SetReadDeadline(time.Now().Add(timeout))
+			s.conn.SetReadDeadline(time.Now().Add(timeout))
 		}
-		body, err := c.fr.Next()
+		body, err := s.fr.Next()
 		if err != nil {
 			if timeout > 0 && isTimeout(err) {
 				err = errors.Join(errors.New("no traffic from the server for twice the heartbeat interval"), err)
 			}
-			c.fail("read", readErr(err))
+			c.fail(s, "read", readErr(err))
 			return
 		}
 		h.Reset()
 		if _, err := h.Parse(body); err != nil {
-			c.fail("read", protocolErr(err))
+			c.fail(s, "read", protocolErr(err))
 			return
 		}
 		switch h.Command {
 		case frame.CmdAck:
 			c.handleAck(&h)
 		case frame.CmdHeartbeat:
-			// As the official C client: answer every server heartbeat with
-			// a beat. Never block the reader on a full buffer: a full
-			// buffer means the writer is busy and the server sees traffic.
-			var buf [32]byte
-			c.enqueue(context.Background(), "heartbeat", frame.AppendHeartbeatBeat(buf[:0]), false)
+			// Answer a server heartbeat with a beat, at most once per
+			// interval (as the official JS client: a server that answers
+			// beats with heartbeats would otherwise ping-pong). Never block
+			// the reader on a full buffer: a full buffer means the writer is
+			// busy and the server sees traffic.
+			if now := time.Now(); interval == 0 || now.Sub(lastBeat) >= interval {
+				lastBeat = now
+				var buf [32]byte
+				if c.enqueue(context.Background(), "heartbeat", frame.AppendHeartbeatBeat(buf[:0]), false) == nil {
+					c.counters.beats.Add(1)
+				}
+			}
 		}
 	}
 }
@@ -55,21 +68,25 @@ func isTimeout(err error) bool {
 func (c *Client) handleAck(h *frame.Header) {
 	if len(h.CommandID) > 0 {
 		c.mu.Lock()
-		ch, ok := c.flushes[string(h.CommandID)]
+		f, ok := c.flushes[string(h.CommandID)]
 		if ok {
 			delete(c.flushes, string(h.CommandID))
 		}
 		c.mu.Unlock()
 		if ok {
 			if string(h.Status) == "success" {
-				ch <- nil
+				f.done <- nil
 			} else {
-				ch <- &ServerError{Command: "flush", Status: string(h.Status), Reason: string(h.Reason)}
+				f.done <- &ServerError{Command: "flush", Status: string(h.Status), Reason: string(h.Reason)}
 			}
 			return
 		}
 	}
-	if string(h.Status) == "failure" && c.cfg.errorHandler != nil {
-		c.cfg.errorHandler(&ServerError{Command: "publish", Status: "failure", Reason: string(h.Reason)})
+	if h.Ack.Has(frame.AckPersisted) && h.HasSeq && c.store != nil {
+		c.onPersisted(h.Seq, string(h.Status), string(h.Reason))
+		return
+	}
+	if string(h.Status) == "failure" {
+		c.reportError(&ServerError{Command: "publish", Status: "failure", Reason: string(h.Reason)})
 	}
 }

@@ -25,7 +25,7 @@ func TestURIOptionsReachTheSocket(t *testing.T) {
 	if err := c.Connect(ctx, uri); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := c.conn.(syscall.Conn).SyscallConn()
+	raw, err := c.pending.conn.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestURIOptionsReachTheSocket(t *testing.T) {
 	if err := c2.Connect(ctx, s.URI("json")); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ = c2.conn.(syscall.Conn).SyscallConn()
+	raw, _ = c2.pending.conn.(syscall.Conn).SyscallConn()
 	raw.Control(func(fd uintptr) {
 		nodelay, _ = sockopt.NoDelay(int(fd))
 		keepalive, _ = sockopt.KeepAlive(int(fd))

@@ -1,38 +1,99 @@
 package fastpub
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// Stats are a client's transport counters. They are updated by the writer
-// goroutine, once per system call, never per publish.
+// Stats are a client's counters. The transport ones are updated by the
+// writer goroutine once per system call, the others once per event: never
+// per publish.
 type Stats struct {
-	BytesWritten uint64 // bytes the kernel accepted (the ring's released position)
+	BytesWritten uint64 // bytes the kernel accepted, replays included (the ring's send position)
 	Writes       uint64 // writev (or TLS write) calls that moved bytes
 	Buffered     int    // bytes queued (claimed by publishes and control frames) and not yet written, oversized frames included
-	BufferSize   int    // the ring's size (WithBufferSize)
+	BufferSize   int    // the ring's size (WithBufferSize, or the store's Limits.Bytes)
+
+	// Frames in the ring: queued and not yet written whole, or (with a
+	// store) not yet persisted; control frames count too.
+	Unpersisted uint64
+	// The bytes of those frames: the store's fill level.
+	UnpersistedBytes uint64
+	// With a store: the highest sequence number the server has persisted
+	// (0 before the first persisted ack).
+	PersistedSeq uint64
+
+	Disconnects  uint64            // connections lost
+	Reconnects   uint64            // successful logons after a lost connection
+	Replayed     uint64            // frames sent again after reconnects, in all
+	LastReplay   uint64            // frames sent again after the last reconnect
+	Beats        uint64            // heartbeat beats sent in answer to the server
+	FailedWrites map[string]uint64 // stored publishes refused in persisted acks, by reason ("" when the ack had none); nil when none
 }
 
-// writerStats are written by the writer goroutine only. Bytes written are
-// not counted here: they are the ring's released position.
-type writerStats struct {
-	writes atomic.Uint64
+// counters are the client's event counters.
+type counters struct {
+	writes      atomic.Uint64 // writer goroutine only
+	persisted   atomic.Uint64 // with a store: highest AMPS sequence freed as persisted
+	replayed    atomic.Uint64
+	lastReplay  atomic.Uint64
+	disconnects atomic.Uint64
+	reconnects  atomic.Uint64
+	beats       atomic.Uint64
+
+	mu     sync.Mutex
+	failed map[string]uint64
 }
 
-// Stats returns the client's counters. Safe from any goroutine; zero before
-// Logon.
+func (k *counters) countFailure(reason, status string) {
+	if reason == "" && status != "success" {
+		reason = status
+	}
+	k.mu.Lock()
+	if k.failed == nil {
+		k.failed = make(map[string]uint64)
+	}
+	k.failed[reason]++
+	k.mu.Unlock()
+}
+
+// Stats returns the client's counters. Safe from any goroutine; the buffer
+// fields are zero before the first Logon.
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
-	r, w := c.ring, c.w
+	r := c.ring
 	c.mu.Unlock()
-	if r == nil || w == nil {
-		return Stats{BufferSize: c.cfg.bufferSize}
+	st := Stats{
+		BufferSize:   c.cfg.bufferSize,
+		Writes:       c.counters.writes.Load(),
+		PersistedSeq: c.counters.persisted.Load(),
+		Disconnects:  c.counters.disconnects.Load(),
+		Reconnects:   c.counters.reconnects.Load(),
+		Replayed:     c.counters.replayed.Load(),
+		LastReplay:   c.counters.lastReplay.Load(),
+		Beats:        c.counters.beats.Load(),
 	}
-	// Released first: Claimed is read after it, so it is not behind it.
-	written := r.Released()
-	queued := r.Claimed()
-	return Stats{
-		BytesWritten: written,
-		Writes:       w.stats.writes.Load(),
-		Buffered:     int(queued - written),
-		BufferSize:   r.Size(),
+	if c.store != nil {
+		st.BufferSize = c.store.Limits().Bytes
 	}
+	c.counters.mu.Lock()
+	if len(c.counters.failed) > 0 {
+		st.FailedWrites = make(map[string]uint64, len(c.counters.failed))
+		for k, v := range c.counters.failed {
+			st.FailedWrites[k] = v
+		}
+	}
+	c.counters.mu.Unlock()
+	if r == nil {
+		return st
+	}
+	// The consumer's cursors first: the claim cursors are read after them,
+	// so they are not behind them.
+	freed, freedSeq, sent := r.Released(), r.ReleasedSeq(), r.SendPos()
+	claimed := r.Claimed()
+	st.Buffered = int(claimed - min(sent, claimed))
+	st.UnpersistedBytes = claimed - min(freed, claimed)
+	st.Unpersisted = r.ClaimedSeq() - freedSeq
+	st.BytesWritten = sent
+	return st
 }

@@ -58,16 +58,19 @@ func (l *wireLog) find(pos uint64) (time.Time, bool) {
 	return l.epoch.Add(time.Duration(at)), true
 }
 
-// Queued returns the number of bytes queued on this connection so far:
+// Queued returns the number of bytes queued on this client so far:
 // every frame claimed in the send buffer, control frames included. Right
 // after a Publish returns, Queued is at least the position just past that
 // publish's frame (more, when other goroutines publish on the same client).
 // Zero before Logon.
 func (c *Client) Queued() uint64 {
-	if c.state.Load() < stateLoggedOn || c.ring == nil {
+	c.mu.Lock()
+	r := c.ring
+	c.mu.Unlock()
+	if r == nil {
 		return 0
 	}
-	return c.ring.Claimed()
+	return r.Claimed()
 }
 
 // WireTime reports when the client's writer finished the system call that
@@ -77,11 +80,5 @@ func (c *Client) Queued() uint64 {
 // Queued it measures publish-to-wire latency without touching the publish
 // path: note Queued() after a publish, and ask WireTime later.
 func (c *Client) WireTime(pos uint64) (t time.Time, ok bool) {
-	c.mu.Lock()
-	w := c.w
-	c.mu.Unlock()
-	if w == nil {
-		return time.Time{}, false
-	}
-	return w.log.find(pos)
+	return c.wlog.find(pos)
 }

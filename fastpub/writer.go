@@ -31,7 +31,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,9 +49,6 @@ type writer struct {
 	n    int           // its result
 	err  syscall.Errno // its errno
 	fn   func(fd uintptr) bool
-
-	stats writerStats
-	log   wireLog
 }
 
 func newWriter(conn net.Conn) *writer {
@@ -61,7 +57,6 @@ func newWriter(conn net.Conn) *writer {
 		segs: make([][]byte, 0, iovMax),
 		iovs: make([]unix.Iovec, iovMax),
 	}
-	w.log.epoch = time.Now()
 	if sc, ok := conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
@@ -71,13 +66,20 @@ func newWriter(conn net.Conn) *writer {
 	return w
 }
 
-// writeLoop is the writer goroutine.
-func (c *Client) writeLoop() {
-	defer close(c.writerDone)
-	w := c.w
+// writeLoop is the writer goroutine of session s. It is the ring's
+// consumer while it runs; with a store it also applies the persisted acks
+// the reader posts (a Kick wakes it for them) before it looks for frames.
+// Its first Peek on a resumed session is the replay: every frame kept from
+// before, in order, as the same writev batches as new frames.
+func (c *Client) writeLoop(s *session) {
+	defer close(s.writerDone)
+	w := s.w
 	for {
-		if err := c.ring.Wait(c.stop); err != nil {
+		if err := c.ring.Wait(s.stop); err != nil {
 			return // closed and drained, or stopped
+		}
+		if c.store != nil {
+			c.applyAcks()
 		}
 		// Write everything committed. While producers keep committing,
 		// Wait returns at once and each writev carries what they committed
@@ -93,7 +95,7 @@ func (c *Client) writeLoop() {
 			err = w.writeEach(c, segs)
 		}
 		if err != nil {
-			c.fail("write", err)
+			c.fail(s, "write", err)
 			return
 		}
 	}
@@ -139,13 +141,15 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 	return nil
 }
 
-// wrote records that the kernel took n more bytes: it frees them in the
-// ring (waking producers that wait for room), counts the call, and logs the
-// stream position reached, in that order.
+// wrote records that the kernel took n more bytes: it advances the ring's
+// send cursor (without a store that frees every frame now written whole,
+// waking producers that wait for room; with one, frames stay until their
+// persisted ack), counts the call, and logs the stream position reached, in
+// that order.
 func (w *writer) wrote(c *Client, n int) {
-	c.ring.Release(n)
-	w.stats.writes.Store(w.stats.writes.Load() + 1)
-	w.log.add(c.ring.Released())
+	c.ring.Sent(n)
+	c.counters.writes.Store(c.counters.writes.Load() + 1)
+	c.wlog.add(c.ring.SendPos())
 }
 
 // writev is called by RawConn.Write with the socket's descriptor. It returns

@@ -1,0 +1,165 @@
+package fastpub
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// With a store, every publish carries "a":"persisted" and "s", its sequence
+// number: s = seqBase + the frame's Seq in the ring (fixed at the first
+// logon), so finding a frame by the s of an ack is one subtraction, and the
+// ring's commit table gives its end in O(1). Control frames (flush,
+// heartbeat beats) take ring Seqs too, so the s values on the wire have
+// gaps; AMPS needs them only strictly increasing per client name.
+//
+// Persisted acks reach the reader; the reader only posts them (ackState),
+// and the consumer of the ring (the writer, or the reconnect loop between
+// connections) applies them: it copies the frames of failed writes for the
+// handler, then frees every frame up to the acknowledged one
+// (ring.DiscardThrough). So the ring keeps a single consumer.
+
+// ErrPublishGap: at logon the server's last sequence for this client name is
+// below what the store had already discarded as persisted: the server lost
+// messages it had acknowledged (its transaction log was lost, or another
+// publisher uses the name). The *PublishGapError names the range.
+var ErrPublishGap = errors.New("fastpub: publish gap")
+
+// ErrOutage: the reconnect loop gave up after ReconnectPolicy.MaxOutage.
+var ErrOutage = errors.New("fastpub: outage longer than the maximum")
+
+// PublishGapError is a publish gap: sequences From through To were
+// acknowledged as persisted and then lost by the server.
+type PublishGapError struct {
+	URI      string // the server, password redacted
+	From, To uint64 // the missing sequence range, inclusive
+}
+
+func (e *PublishGapError) Error() string {
+	return "fastpub: publish gap at " + e.URI + ": the server's last sequence is " +
+		strconv.FormatUint(e.From-1, 10) + " but sequences through " +
+		strconv.FormatUint(e.To, 10) + " were acknowledged as persisted; " +
+		strconv.FormatUint(e.To-e.From+1, 10) + " messages (" + strconv.FormatUint(e.From, 10) +
+		"-" + strconv.FormatUint(e.To, 10) + ") are missing on the server"
+}
+
+// Unwrap returns ErrPublishGap.
+func (e *PublishGapError) Unwrap() error { return ErrPublishGap }
+
+// OutageError is returned once the reconnect loop has tried for longer than
+// ReconnectPolicy.MaxOutage.
+type OutageError struct {
+	Outage   time.Duration // how long the client tried
+	Attempts int
+	Last     error // the last attempt's error
+}
+
+func (e *OutageError) Error() string {
+	msg := "fastpub: gave up reconnecting after " + e.Outage.Round(time.Millisecond).String() +
+		" and " + strconv.Itoa(e.Attempts) + " attempts"
+	if e.Last != nil {
+		msg += ": " + e.Last.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrOutage and the last attempt's error.
+func (e *OutageError) Unwrap() []error { return []error{ErrOutage, e.Last} }
+
+// GapPolicy says what a client with a store does about a publish gap.
+type GapPolicy int
+
+const (
+	// GapFail (the default) reports the gap and stops: the connection is
+	// dropped and publishes return the *PublishGapError.
+	GapFail GapPolicy = iota
+	// GapContinue reports the gap (EventPublishGap) and carries on.
+	GapContinue
+)
+
+// ackState carries persisted acknowledgements from the reader to the ring's
+// consumer.
+type ackState struct {
+	to      atomic.Uint64 // 1 + the highest ring Seq acknowledged (0: none)
+	applied uint64        // consumer only: what DiscardThrough has freed up to
+	nfail   atomic.Int32  // failures queued
+	mu      sync.Mutex
+	fails   []failedAck
+}
+
+type failedAck struct {
+	seq            uint64 // ring Seq
+	status, reason string
+}
+
+// postAck records that every frame below ring Seq to is persisted, and wakes
+// the consumer to free them. Safe from any goroutine.
+func (c *Client) postAck(to uint64) {
+	for {
+		old := c.acks.to.Load()
+		if to <= old {
+			return
+		}
+		if c.acks.to.CompareAndSwap(old, to) {
+			break
+		}
+	}
+	c.ring.Kick()
+}
+
+// onPersisted handles a persisted ack (reader goroutine).
+func (c *Client) onPersisted(s uint64, status, reason string) {
+	if c.store == nil || s < c.seqBase {
+		return
+	}
+	q := s - c.seqBase
+	if status != "success" || reason == "duplicate" || reason == "not entitled" {
+		c.acks.mu.Lock()
+		c.acks.fails = append(c.acks.fails, failedAck{seq: q, status: status, reason: reason})
+		c.acks.mu.Unlock()
+		c.acks.nfail.Add(1)
+		c.counters.countFailure(reason, status)
+	}
+	c.postAck(q + 1)
+}
+
+// applyAcks frees what the server persisted, reporting failed writes first.
+// Ring consumer only (the writer, or the reconnect loop between
+// connections).
+func (c *Client) applyAcks() {
+	to := c.acks.to.Load()
+	if to <= c.acks.applied {
+		return
+	}
+	if c.acks.nfail.Load() > 0 {
+		c.acks.mu.Lock()
+		var keep []failedAck
+		var report []failedAck
+		for _, f := range c.acks.fails {
+			if f.seq < to {
+				report = append(report, f)
+			} else {
+				keep = append(keep, f)
+			}
+		}
+		c.acks.fails = keep
+		c.acks.nfail.Store(int32(len(keep)))
+		c.acks.mu.Unlock()
+		for _, f := range report {
+			b, _ := c.ring.AppendFrame(nil, f.seq)
+			fw := failedWriteFrom(b, c.seqBase+f.seq, f.status, f.reason)
+			if h := c.cfg.failedWriteHandler; h != nil {
+				c.events.post(func() { h(fw) })
+			}
+		}
+	}
+	c.ring.DiscardThrough(to - 1)
+	c.acks.applied = to
+	last := c.seqBase + c.ring.ReleasedSeq() - 1
+	c.counters.persisted.Store(last)
+	if err := c.store.Persisted(last); err != nil {
+		c.reportError(err)
+	}
+}

@@ -1,0 +1,139 @@
+// Package store defines the publish store of a fastpub client: where every
+// publish is kept from the moment Publish returns nil until the server has
+// persisted it, so that a disconnect, a failover or (with a durable store) a
+// restart of the process loses nothing and duplicates nothing.
+//
+// The client keeps unpersisted frames in its send ring (see package ring,
+// Config.Retain): the ring is the memory store, and the frames it replays
+// after a reconnect are the exact bytes that went out the first time. A
+// Store says how much the ring may hold (Limits) and, when it is durable,
+// keeps a second copy that outlives the process. Memory is the store that
+// adds nothing to the ring: bounded, fast, lost with the process.
+//
+// A Store is called by the client only:
+//
+//   - Recover, once, before the first logon: the frames an earlier process
+//     kept, in sequence order, to replay;
+//   - Append, on the publisher's goroutine, for every stored frame, before
+//     Publish returns: it must not block, allocate or make system calls;
+//   - Persisted, on the client's writer goroutine, when the server has
+//     persisted every sequence up to a value: the store may free them;
+//   - Close, once, from Client.Close.
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Default limits of a Memory store (NewMemory with zero fields).
+const (
+	// DefaultBytes is the most bytes of frames kept unpersisted (64 MiB).
+	DefaultBytes = 64 << 20
+	// DefaultMessages is the most messages kept unpersisted (1 Mi).
+	DefaultMessages = 1 << 20
+	// MinBytes and MaxBytes bound Limits.Bytes (a power of two).
+	MinBytes = 64 << 10
+	MaxBytes = 1 << 30
+	// MinMessages and MaxMessages bound Limits.Messages.
+	MinMessages = 256
+	MaxMessages = 1 << 24
+)
+
+// ErrInvalidLimits is matched by the error NewMemory returns for limits out
+// of range.
+var ErrInvalidLimits = errors.New("store: invalid limits")
+
+// Limits bound what a store keeps unpersisted. When either is reached,
+// Publish blocks until the server persists older messages (PublishContext
+// honours its context, TryPublish returns fastpub.ErrBufferFull): nothing is
+// ever dropped to make room.
+type Limits struct {
+	// Bytes bounds the bytes of stored frames (header and payload), a power
+	// of two in [MinBytes, MaxBytes]. Messages larger than a sixteenth of it
+	// are held in buffers of their own, which may hold as many bytes again
+	// (and always one message, however large).
+	Bytes int
+	// Messages bounds the number of stored frames, in [MinMessages,
+	// MaxMessages]; rounded up to a power of two. Control frames the client
+	// sends between publishes (flush, heartbeat) count too.
+	Messages int
+}
+
+// Validate reports whether l is in range, as an error matching
+// ErrInvalidLimits.
+func (l Limits) Validate() error {
+	switch {
+	case l.Bytes < MinBytes || l.Bytes > MaxBytes || l.Bytes&(l.Bytes-1) != 0:
+		return fmt.Errorf("%w: Bytes %d is not a power of two in [%d, %d]", ErrInvalidLimits, l.Bytes, MinBytes, MaxBytes)
+	case l.Messages < MinMessages || l.Messages > MaxMessages:
+		return fmt.Errorf("%w: Messages %d is not in [%d, %d]", ErrInvalidLimits, l.Messages, MinMessages, MaxMessages)
+	}
+	return nil
+}
+
+// Store is a publish store. See the package documentation for who calls
+// what, and when.
+type Store interface {
+	// Limits returns the bounds on what the client keeps unpersisted.
+	Limits() Limits
+	// Recover calls fn for every frame kept by an earlier process, in
+	// sequence order (seq is the frame's AMPS sequence number, frame its
+	// wire bytes, length prefix included, valid only during the call), and
+	// returns the highest sequence number that process used, 0 if none.
+	Recover(fn func(seq uint64, frame []byte) error) (last uint64, err error)
+	// Append records one stored frame: seq is its AMPS sequence number, pos
+	// its position in the client's stream (strictly increasing with seq,
+	// with gaps where the client sends frames it does not store), frame its
+	// wire bytes, valid only during the call. Producers call it
+	// concurrently and out of order. It must not block, allocate or make
+	// system calls.
+	Append(seq, pos uint64, frame []byte)
+	// Persisted reports that the server has persisted every sequence
+	// number up to and including seq: those frames may be freed. A non-nil
+	// error (a durable store that cannot record it) is reported to the
+	// client's error handler; the frames are then kept.
+	Persisted(seq uint64) error
+	// Close releases the store's resources. Frames not yet persisted stay
+	// for the next process in a durable store, and are lost in a Memory
+	// store.
+	Close() error
+}
+
+// Memory is the in-memory publish store: the client's send ring retains
+// every frame until the server persists it, within Limits. Nothing survives
+// the process. The zero value is not usable; call NewMemory.
+type Memory struct {
+	limits Limits
+}
+
+// NewMemory returns a memory store bounded by l; zero fields take
+// DefaultBytes and DefaultMessages. Out-of-range limits return an error
+// matching ErrInvalidLimits.
+func NewMemory(l Limits) (*Memory, error) {
+	if l.Bytes == 0 {
+		l.Bytes = DefaultBytes
+	}
+	if l.Messages == 0 {
+		l.Messages = DefaultMessages
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return &Memory{limits: l}, nil
+}
+
+// Limits returns the bounds given to NewMemory, defaults filled in.
+func (m *Memory) Limits() Limits { return m.limits }
+
+// Recover finds nothing: a memory store starts empty.
+func (m *Memory) Recover(func(uint64, []byte) error) (uint64, error) { return 0, nil }
+
+// Append does nothing: the client's ring already holds the frame.
+func (m *Memory) Append(uint64, uint64, []byte) {}
+
+// Persisted does nothing: the client frees the ring's copy.
+func (m *Memory) Persisted(uint64) error { return nil }
+
+// Close does nothing.
+func (m *Memory) Close() error { return nil }

@@ -583,6 +583,8 @@ func (c *Client) resume(s *session, L uint64) error {
 		if L >= c.seqBase {
 			c.postAck(L - c.seqBase + 1)
 		}
+		for old := c.counters.persisted.Load(); L > old && !c.counters.persisted.CompareAndSwap(old, L); old = c.counters.persisted.Load() {
+		}
 		c.applyAcks()
 	}
 	c.ring.Rewind()

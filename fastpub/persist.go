@@ -115,6 +115,12 @@ func (c *Client) onPersisted(s uint64, status, reason string) {
 		return
 	}
 	q := s - c.seqBase
+	for {
+		old := c.counters.persisted.Load()
+		if s <= old || c.counters.persisted.CompareAndSwap(old, s) {
+			break
+		}
+	}
 	if status != "success" || reason == "duplicate" || reason == "not entitled" {
 		c.acks.mu.Lock()
 		c.acks.fails = append(c.acks.fails, failedAck{seq: q, status: status, reason: reason})
@@ -157,9 +163,7 @@ func (c *Client) applyAcks() {
 	}
 	c.ring.DiscardThrough(to - 1)
 	c.acks.applied = to
-	last := c.seqBase + c.ring.ReleasedSeq() - 1
-	c.counters.persisted.Store(last)
-	if err := c.store.Persisted(last); err != nil {
+	if err := c.store.Persisted(c.seqBase + c.ring.ReleasedSeq() - 1); err != nil {
 		c.reportError(err)
 	}
 }

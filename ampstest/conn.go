@@ -405,6 +405,15 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		return
 	}
 	if h.HasSeq && h.Seq != 0 {
+		// Two connections with one name (an old one still draining its
+		// socket while the client's new one replays, on this server or
+		// another of the group) must not deliver out of sequence order:
+		// with subscribers, accepting a sequence and queueing its
+		// deliveries happen under the name's lock.
+		if flags&flagSubs != 0 {
+			cl.order.Lock()
+			defer cl.order.Unlock()
+		}
 		if s.failN.Load() != 0 && h.Seq > cl.last.Load() {
 			if reason, ok := s.takeFail(c.name, h.Seq); ok {
 				s.rejected.Add(1)

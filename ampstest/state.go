@@ -38,6 +38,7 @@ type record struct {
 	name    string
 	hashStr string // decimal FNV-1a 64 of name: the first field of every bookmark
 	last    atomic.Uint64
+	order   sync.Mutex // held while a sequence is accepted and its deliveries queued (with subscribers)
 }
 
 // subTarget is one connection's subscriptions to one topic.

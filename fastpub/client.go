@@ -587,8 +587,8 @@ func (c *Client) resume(s *session, L uint64) error {
 		}
 		c.applyAcks()
 	}
+	replay := c.ring.SentUnreleased()
 	c.ring.Rewind()
-	replay := c.ring.ClaimedSeq() - c.ring.ReleasedSeq()
 	c.counters.replayed.Add(replay)
 	c.counters.lastReplay.Store(replay)
 	return nil

@@ -396,3 +396,17 @@ func (r *Ring) Reopen() {
 	r.closed.Store(false)
 	r.claim.And(^uint64(closedBit))
 }
+
+// SentUnreleased returns the number of unreleased frames whose bytes the
+// consumer has already reported sent, in part or whole: what Rewind would
+// make it send again (as opposed to frames not sent yet). Consumer only;
+// it walks those frames' commit-table entries.
+func (r *Ring) SentUnreleased() uint64 {
+	n := uint64(0)
+	start := r.relBound
+	for q := r.relSeq; q < r.nseq && start < r.sent; q++ {
+		n++
+		start = r.done[r.slot(q)].Load() &^ extFlag
+	}
+	return n
+}

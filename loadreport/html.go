@@ -66,13 +66,24 @@ func params(r *Report) [][2]string {
 		{"workload", wl.line1()},
 		{"", wl.line2()},
 		{"messages", Commas(r.Messages)},
+	}
+	if len(r.Target.Failover) > 0 {
+		rows = append(rows, [2]string{"fails over to", strings.Join(r.Target.Failover, ", ")})
+	}
+	if wl.StoreBytes > 0 {
+		rows = append(rows, [2]string{"store", wl.storeText(r.Resilience)})
+	}
+	if rs := r.Resilience; rs != nil {
+		rows = append(rows, [2]string{"reconnects", rs.reconnectText()}, [2]string{"failed writes", rs.failedLine()})
+	}
+	rows = append(rows, [][2]string{
 		{"duration", Secs(r.Duration)},
 		{"throughput", Commas(uint64(math.Round(r.MsgsPerSec))) + " msg/s"},
 		{"cpu", fmt.Sprintf("%.0f ns/msg (whole process)", r.Runtime.CPUNsPerM)},
 		{"overhead", r.Runtime.overheadText()},
 		{"machine", m.CPU + "; " + m.CoresText()},
 		{"", fmt.Sprintf("%s/%s, %s, GOMAXPROCS %d, host %s", m.GOOS, m.GOARCH, m.GoVersion, m.GOMAXPROCS, m.Hostname)},
-	}
+	}...)
 	if r.Merged != nil {
 		rows[0] = [2]string{"runs", strings.Join(r.Merged.Runs, ", ")}
 		rows = append(rows, [2]string{"machines", strings.Join(r.Merged.Machines, ", ")})
@@ -270,7 +281,13 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: .85em; }
 <tr><th>kind</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>measures</th></tr>
 {{range .Kinds}}<tr><th>{{.Stats.Name}}</th><td class="num">{{.Stats.Count}}</td><td class="num">{{dur .Stats.P50}}</td><td class="num">{{dur .Stats.P90}}</td><td class="num">{{dur .Stats.P99}}</td><td class="num">{{dur .Stats.P999}}</td><td class="num">{{dur .Stats.Max}}</td><td>{{.Stats.What}}</td></tr>
 {{end}}</table>
-<h2>Parameters and machine</h2>
+{{with .R.Resilience}}{{if .Events}}<h2>Connection events</h2>
+<table id="events">
+<tr><th>t</th>{{if $.R.Merged}}<th>run</th>{{end}}<th>connection</th><th>event</th><th>server</th><th>attempt</th><th>replayed</th><th>error</th></tr>
+{{range .Events}}<tr><td class="num">{{printf "%.3fs" .T}}</td>{{if $.R.Merged}}<td>{{.Run}}</td>{{end}}<td class="num">{{.Conn}}</td><td>{{.Kind}}</td><td>{{.URI}}</td><td class="num">{{if .Attempt}}{{.Attempt}}{{end}}</td><td class="num">{{if .Replayed}}{{.Replayed}}{{end}}</td><td>{{.Err}}</td></tr>
+{{end}}</table>
+{{if .EventsDropped}}<p>{{.EventsDropped}} more event(s) counted, not kept.</p>{{end}}
+{{end}}{{end}}<h2>Parameters and machine</h2>
 <table>
 {{range .Params}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>
 {{end}}</table>

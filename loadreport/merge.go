@@ -181,6 +181,27 @@ func Merge(reports []*Report, logs []*Log) (*Report, error) {
 			}
 		}
 	}
+	for _, r := range reports {
+		if r.Resilience == nil {
+			continue
+		}
+		if out.Resilience == nil {
+			out.Resilience = &Resilience{}
+		}
+		out.Resilience.add(r.Resilience, r.Run, float64(r.StartUnixMs-span0)/1000)
+		out.Workload.Reconnect = out.Workload.Reconnect || r.Workload.Reconnect
+	}
+	if rs := out.Resilience; rs != nil {
+		slices.SortStableFunc(rs.Events, func(a, b Event) int {
+			switch {
+			case a.T < b.T:
+				return -1
+			case a.T > b.T:
+				return 1
+			}
+			return 0
+		})
+	}
 	var means []float64
 	for _, r := range reports {
 		name := r.Path

@@ -60,6 +60,10 @@ type Report struct {
 	Verify *Verify `json:"verify,omitempty"`
 	Server *Server `json:"server,omitempty"`
 
+	// Resilience is what the publish store and reconnect did; nil in a run
+	// with neither.
+	Resilience *Resilience `json:"resilience,omitempty"`
+
 	Runtime Runtime `json:"runtime"`
 	Machine Machine `json:"machine"`
 
@@ -79,9 +83,12 @@ type Report struct {
 
 // Target is what the run published to.
 type Target struct {
-	URI           string `json:"uri"` // password redacted
-	Embedded      bool   `json:"embedded"`
-	ServerVersion string `json:"server_version"`
+	URI string `json:"uri"` // password redacted
+	// Failover are the further servers the client reconnects to
+	// (ReconnectPolicy.Servers), passwords redacted; empty with one URI.
+	Failover      []string `json:"failover,omitempty"`
+	Embedded      bool     `json:"embedded"`
+	ServerVersion string   `json:"server_version"`
 }
 
 // Workload is the run's parameters.
@@ -100,7 +107,12 @@ type Workload struct {
 	FlushEvery    uint64  `json:"flush_every"`
 	FlushInterval float64 `json:"flush_interval_s"`
 	API           string  `json:"api"`
-	BufferSize    int     `json:"buffer_bytes"`
+	BufferSize    int     `json:"buffer_bytes"` // the send buffer; with a store, its Limits.Bytes
+	// StoreBytes and StoreMessages are the memory store's limits
+	// (--ack persisted), 0 without a store.
+	StoreBytes    int     `json:"store_bytes,omitempty"`
+	StoreMessages int     `json:"store_messages,omitempty"`
+	Reconnect     bool    `json:"reconnect"`  // the client reconnects by itself (WithReconnect)
 	Interval      float64 `json:"interval_s"` // progress, timeline and interval-log period
 }
 
@@ -377,6 +389,15 @@ func (r *Report) Finish() {
 		}
 		if v.Error != "" {
 			r.Failures = append(r.Failures, "verify: "+v.Error)
+		}
+	}
+	if rs := r.Resilience; rs != nil {
+		r.Failures = append(r.Failures, rs.failures()...)
+		if rs.FailedWrites == nil {
+			rs.FailedWrites = map[string]uint64{}
+		}
+		if rs.Events == nil {
+			rs.Events = []Event{}
 		}
 	}
 	if r.Failures == nil {

@@ -40,6 +40,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		target += "  server " + r.Target.ServerVersion
 	}
 	line("target", "%s", target)
+	if len(r.Target.Failover) > 0 {
+		line("", "fails over to %s", strings.Join(r.Target.Failover, ", "))
+	}
 	wl := &r.Workload
 	line("workload", "%s", wl.line1())
 	line("", "%s", wl.line2())
@@ -84,6 +87,16 @@ func (r *Report) WriteText(w io.Writer) error {
 			extra += fmt.Sprintf("; %s other message(s) ignored", Commas(v.Foreign))
 		}
 		line("", "%s", extra)
+	}
+	if wl.StoreBytes > 0 {
+		line("store", "%s", wl.storeText(r.Resilience))
+	}
+	if rs := r.Resilience; rs != nil {
+		line("reconnects", "%s", rs.reconnectText())
+		line("failed", "%s", rs.failedLine())
+		if n := len(rs.Events); n > 0 || rs.EventsDropped > 0 {
+			line("", "%s connection event(s) in the JSON report (resilience.events)%s", Commas(uint64(n)), droppedText(rs.EventsDropped))
+		}
 	}
 	errs := Commas(r.Errors.Count)
 	if r.Errors.First != "" {
@@ -157,7 +170,21 @@ func (wl *Workload) line2() string {
 	if wl.FlushInterval > 0 {
 		ack += ", flush every " + Secs(wl.FlushInterval)
 	}
-	return fmt.Sprintf("%s, %s, %s, api %s, buffer %s", rate, strings.Join(limits, " or "), ack, wl.API, IBytes(uint64(wl.BufferSize)))
+	buffer := "buffer " + IBytes(uint64(wl.BufferSize))
+	if wl.StoreBytes > 0 {
+		buffer = "store " + IBytes(uint64(wl.StoreBytes)) + " / " + Commas(uint64(wl.StoreMessages)) + " messages"
+	}
+	if wl.Reconnect {
+		buffer += ", reconnect on"
+	}
+	return fmt.Sprintf("%s, %s, %s, api %s, %s", rate, strings.Join(limits, " or "), ack, wl.API, buffer)
+}
+
+func droppedText(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return "; " + Commas(n) + " more counted, not kept"
 }
 
 // overheadText is the overhead line: loadgen's own cost against the

@@ -25,6 +25,7 @@ var documentedSentinels = []error{
 	ErrInvalidTopic, ErrInvalidValue, ErrProtocol,
 	ErrAuthentication, ErrNameInUse, ErrDuplicateLogon, ErrLogonRequired, ErrNotEntitled,
 	ErrInvalidOptions, ErrInvalidMessageType, ErrMissingFields, ErrPublish, ErrCommand,
+	ErrPublishGap, ErrOutage,
 }
 
 func matchesSentinel(err error) bool {
@@ -64,6 +65,11 @@ func TestEveryErrorConstructorMatchesASentinel(t *testing.T) {
 		"stoppedErr, new":                 (&Client{}).stoppedErr(),
 		"protocol error (inbound frame)":  protocolErr(&frame.FrameTooLargeError{Size: 1 << 30, Max: 1 << 20}),
 		"protocol error (unparsed frame)": protocolErr(io.ErrUnexpectedEOF),
+		"PublishGapError":                 &PublishGapError{URI: "tcp://h:1/amps/json", From: 5, To: 9},
+		"OutageError":                     &OutageError{Outage: time.Second, Attempts: 3},
+		"OutageError with a last error":   &OutageError{Outage: time.Second, Attempts: 3, Last: io.EOF},
+		"UndeliveredError":                &UndeliveredError{Frames: 1, Bytes: 10, Err: ErrDisconnected},
+		"FailedWrite.Err":                 (&FailedWrite{Command: "publish", Status: "failure", Reason: "duplicate"}).Err(),
 	}
 	for _, reason := range []string{"auth failure", "authentication disabled", "name in use", "duplicate logon attempt",
 		"logon required", "not entitled", "invalid topic", "invalid topic or filter", "invalid options",
@@ -76,7 +82,8 @@ func TestEveryErrorConstructorMatchesASentinel(t *testing.T) {
 		cases["ServerError "+reason] = se
 	}
 	for _, o := range []Option{WithBufferSize(3), WithMaxMessageSize(1), WithHeartbeat(time.Millisecond),
-		WithHeartbeat(1 << 62), WithCloseTimeout(-time.Second), WithCloseTimeout(0)} {
+		WithHeartbeat(1 << 62), WithCloseTimeout(-time.Second), WithCloseTimeout(0),
+		WithStore(nil), WithReconnect(ReconnectPolicy{MaxOutage: -1}), WithPublishGapPolicy(9)} {
 		_, err := NewClient("x", o)
 		cases["NewClient option "+err.Error()] = err
 	}

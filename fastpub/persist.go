@@ -109,8 +109,10 @@ func (c *Client) postAck(to uint64) {
 	c.ring.Kick()
 }
 
-// onPersisted handles a persisted ack (reader goroutine).
-func (c *Client) onPersisted(s uint64, status, reason string) {
+// onPersisted handles a persisted ack (reader goroutine). status and reason
+// alias the reader's buffer; they become strings only for a failure, so a
+// success costs no allocation.
+func (c *Client) onPersisted(s uint64, status, reason []byte) {
 	if c.store == nil || s < c.seqBase {
 		return
 	}
@@ -121,12 +123,13 @@ func (c *Client) onPersisted(s uint64, status, reason string) {
 			break
 		}
 	}
-	if status != "success" || reason == "duplicate" || reason == "not entitled" {
+	if string(status) != "success" || string(reason) == "duplicate" || string(reason) == "not entitled" {
+		st, re := string(status), string(reason)
 		c.acks.mu.Lock()
-		c.acks.fails = append(c.acks.fails, failedAck{seq: q, status: status, reason: reason})
+		c.acks.fails = append(c.acks.fails, failedAck{seq: q, status: st, reason: re})
 		c.acks.mu.Unlock()
 		c.acks.nfail.Add(1)
-		c.counters.countFailure(reason, status)
+		c.counters.countFailure(re, st)
 	}
 	c.postAck(q + 1)
 }

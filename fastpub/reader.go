@@ -83,7 +83,7 @@ func (c *Client) handleAck(h *frame.Header) {
 		}
 	}
 	if h.Ack.Has(frame.AckPersisted) && h.HasSeq && c.store != nil {
-		c.onPersisted(h.Seq, string(h.Status), string(h.Reason))
+		c.onPersisted(h.Seq, h.Status, h.Reason)
 		return
 	}
 	if string(h.Status) == "failure" {

@@ -71,10 +71,17 @@ func (r *Ring) takeKick() bool {
 // publish store's acknowledgement, say). Safe from any goroutine; kicks
 // coalesce.
 func (r *Ring) Kick() {
-	r.kicked.Store(true)
-	select {
-	case r.data <- struct{}{}:
-	default:
+	if !r.kicked.Load() {
+		r.kicked.Store(true)
+	}
+	// A consumer that is not parked sees the flag on its next Wait; one
+	// that parks stores waitSeq before it checks the flag, so one of the two
+	// loads sees the other's store (as for Commit).
+	if r.waitSeq.Load() != 0 {
+		select {
+		case r.data <- struct{}{}:
+		default:
+		}
 	}
 }
 

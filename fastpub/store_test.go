@@ -761,3 +761,96 @@ func TestStoreOptionsValidated(t *testing.T) {
 		t.Fatalf("bad gap policy = %v", err)
 	}
 }
+
+// A server that sends heartbeats far more often than the interval (as the
+// community fake server answers every beat) gets at most one beat per
+// interval back, not one per heartbeat.
+func TestBeatsAtMostOncePerInterval(t *testing.T) {
+	beats := make(chan int, 1)
+	uri := startScripted(t, func(s *scripted) {
+		if _, _, err := s.next(); err != nil {
+			return
+		}
+		s.send(logonAckOK + `}`)
+		// 200 heartbeats over about 1.5 s; count the client's beats.
+		n := 0
+		stop := time.Now().Add(1500 * time.Millisecond)
+		go func() {
+			for i := 0; i < 200 && time.Now().Before(stop); i++ {
+				s.send(`{"c":"heartbeat"}`)
+				time.Sleep(7 * time.Millisecond)
+			}
+		}()
+		s.conn.SetReadDeadline(stop.Add(200 * time.Millisecond))
+		for {
+			cmd, _, err := s.next()
+			if err != nil {
+				break
+			}
+			if cmd == frame.CmdHeartbeat {
+				n++
+			}
+		}
+		beats <- n
+	})
+	c := connect(t, uri, "beats", fastpub.WithHeartbeat(time.Second))
+	n := <-beats
+	// The heartbeat start counts as one frame; then at most one beat per
+	// second over 1.7 s.
+	if n < 2 || n > 3 {
+		t.Fatalf("client sent %d heartbeat frames (start included) in answer to ~200 server heartbeats over 1.5 s, want 2 or 3", n)
+	}
+	if st := c.Stats(); st.Beats < 1 || st.Beats > 2 {
+		t.Fatalf("Stats.Beats %d", st.Beats)
+	}
+}
+
+// Close while the client is reconnecting stops the reconnect loop and leaks
+// nothing; what was queued is reported lost.
+func TestCloseWhileReconnecting(t *testing.T) {
+	base := runtime.NumGoroutine()
+	s := startServer(t, ampstest.Config{})
+	events := make(chan fastpub.Event, 64)
+	c, err := fastpub.NewClient("closing-reconnect", fastpub.WithStore(memStore(t, 1<<20, 1024)),
+		fastpub.WithReconnect(fastpub.ReconnectPolicy{Delay: fastpub.FixedDelay{D: 5 * time.Millisecond}}),
+		fastpub.WithEventHandler(func(e fastpub.Event) {
+			select {
+			case events <- e:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	if err := c.Connect(ctx, s.URI("json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	for seen := 0; seen < 3; {
+		select {
+		case e := <-events:
+			if e.Kind == fastpub.EventReconnecting {
+				seen++
+			}
+		case <-ctx.Done():
+			t.Fatal("not reconnecting")
+		}
+	}
+	if err := c.PublishString("t", "queued during the outage"); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Close()
+	var ue *fastpub.UndeliveredError
+	if !errors.As(err, &ue) || ue.Frames != 1 {
+		t.Fatalf("Close while reconnecting = %v, want an *UndeliveredError for 1 frame", err)
+	}
+	if err := c.PublishString("t", "x"); !errors.Is(err, fastpub.ErrClosed) {
+		t.Fatalf("publish after Close = %v", err)
+	}
+	s.Close()
+	checkNoLeak(t, base)
+}

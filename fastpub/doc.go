@@ -29,6 +29,27 @@
 // full, Publish blocks until the writer has made room, PublishContext blocks
 // while its context lasts, and TryPublish returns ErrBufferFull at once.
 //
+// # What a nil from Publish promises
+//
+// Without a store: the frame is queued in the send buffer. The writer sends
+// it; a disconnect loses what the kernel had taken and the server had not
+// read, and a reconnect sends what was still queued.
+//
+// With a store (WithStore, package store): the message is kept until the
+// server has persisted it. It carries a sequence number and asks for a
+// persisted ack; after a disconnect (WithReconnect does it by itself,
+// otherwise Connect and Logon again) everything the server has not
+// persisted is sent again, in order, before any new message, and the server
+// drops what it already has: each message is delivered exactly once. A
+// refused message reaches the failed-write handler; a server that lost
+// acknowledged messages is a *PublishGapError. PublishFlush returns once
+// everything before it is persisted. While the server is away publishes keep
+// succeeding into the store until its bound, then block.
+//
+// Handlers (WithEventHandler, WithFailedWriteHandler, WithErrorHandler) run
+// in order on a goroutine of the client's own, never on the reader or the
+// writer: every method of the client is safe inside them.
+//
 // # Errors
 //
 // Every error matches a sentinel with errors.Is (ErrInvalidURI,

@@ -189,13 +189,16 @@ func WithMaxInboundFrame(bytes int) Option {
 
 // WithHeartbeat asks the server for heartbeats every interval after logon:
 // from 1 s to MaxHeartbeat (24 h), in whole seconds (a fraction is dropped).
-// The client answers each server heartbeat with a beat and drops the
-// connection after 2 × interval without any inbound traffic: the error then
+// The client answers server heartbeats with a beat, at most once per
+// interval (a server that answers beats with heartbeats would otherwise
+// ping-pong), and drops the connection after 2 × interval without any
+// inbound traffic: the error then
 // is a *ConnectionError (ErrDisconnected) with Op "read", whose cause says
 // "no traffic from the server for twice the heartbeat interval" and wraps
 // the read's timeout (a net.Error with Timeout() true, os.ErrDeadlineExceeded).
-// Default: off, as in the official clients. An interval out of range is an
-// *OptionError.
+// Default: off, as in the official clients, except with WithReconnect,
+// where it is DefaultReconnectHeartbeat (10 s). An interval out of range is
+// an *OptionError.
 func WithHeartbeat(interval time.Duration) Option {
 	return func(c *config) error {
 		if interval < time.Second || interval > MaxHeartbeat {

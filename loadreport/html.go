@@ -74,7 +74,7 @@ func params(r *Report) [][2]string {
 		rows = append(rows, [2]string{"store", wl.storeText(r.Resilience)})
 	}
 	if rs := r.Resilience; rs != nil {
-		rows = append(rows, [2]string{"reconnects", rs.reconnectText()}, [2]string{"failed writes", rs.failedLine()})
+		rows = append(rows, [2]string{"reconnects", rs.ReconnectText()}, [2]string{"failed writes", rs.FailedLine()})
 	}
 	rows = append(rows, [][2]string{
 		{"duration", Secs(r.Duration)},

@@ -50,7 +50,8 @@ type Report struct {
 	Errors     Errors `json:"errors"`
 	BufferFull uint64 `json:"buffer_full_retries"` // --api try: ErrBufferFull answers retried
 	// RingFillMax and RingFillMean are the highest and the mean send-buffer
-	// fill (the fullest connection's), from 0 to 1, sampled every 10 ms;
+	// fill (the fullest connection's; with a store, the bytes not yet
+	// persisted), from 0 to 1, sampled every 10 ms;
 	// null if never sampled (a run shorter than 10 ms).
 	RingFillMax  *float64 `json:"ring_fill_max"`
 	RingFillMean *float64 `json:"ring_fill_mean"`

@@ -117,14 +117,14 @@ func (wl *Workload) storeText(r *Resilience) string {
 	return s
 }
 
-// reconnectText is the report's reconnect line.
-func (r *Resilience) reconnectText() string {
+// ReconnectText is the report's reconnect line.
+func (r *Resilience) ReconnectText() string {
 	return fmt.Sprintf("%s disconnect(s), %s reconnect(s) (%s attempt(s), %s to another server), %s frame(s) replayed",
 		Commas(r.Disconnects), Commas(r.Reconnects), Commas(r.Attempts), Commas(r.Failovers), Commas(r.Replayed))
 }
 
-// failedLine is the report's failed-writes line.
-func (r *Resilience) failedLine() string {
+// FailedLine is the report's failed-writes line.
+func (r *Resilience) FailedLine() string {
 	n := r.FailedWritesTotal()
 	if n == 0 {
 		return "0 (no stored publish refused by the server)"

@@ -92,8 +92,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("store", "%s", wl.storeText(r.Resilience))
 	}
 	if rs := r.Resilience; rs != nil {
-		line("reconnects", "%s", rs.reconnectText())
-		line("failed", "%s", rs.failedLine())
+		line("reconnects", "%s", rs.ReconnectText())
+		line("failed", "%s", rs.FailedLine())
 		if n := len(rs.Events); n > 0 || rs.EventsDropped > 0 {
 			line("", "%s connection event(s) in the JSON report (resilience.events)%s", Commas(uint64(n)), droppedText(rs.EventsDropped))
 		}
@@ -105,7 +105,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	line("errors", "%s", errs)
 	fill := "not sampled (the run was too short)"
 	if r.RingFillMax != nil && r.RingFillMean != nil {
-		fill = fmt.Sprintf("max %.1f%%, mean %.1f%% of the send buffer (sampled every 10ms)", *r.RingFillMax*100, *r.RingFillMean*100)
+		of := "of the send buffer"
+		if r.Workload.StoreBytes > 0 {
+			of = "of the store (bytes not yet persisted)"
+		}
+		fill = fmt.Sprintf("max %.1f%%, mean %.1f%% %s (sampled every 10ms)", *r.RingFillMax*100, *r.RingFillMean*100, of)
 	}
 	if r.BufferFull > 0 {
 		fill += fmt.Sprintf("; %s TryPublish retries on a full buffer", Commas(r.BufferFull))

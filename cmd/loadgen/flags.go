@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/store"
 )
 
 // Defaults. The usage text and the package doc quote them.
@@ -102,7 +103,11 @@ type config struct {
 	args []string // the command line, for the report
 
 	// Target.
-	uri            string // "" = start the embedded server
+	uri            string   // the first --uri: Connect's; "" = start the embedded server
+	failover       []string // the further --uri flags: ReconnectPolicy.Servers
+	reconnect      bool     // WithReconnect: --reconnect, or more than one --uri
+	maxOutage      time.Duration
+	verifyURI      string // --verify-uri: the verifier's server; "" = the first --uri
 	messageType    string // message type of the embedded server's URI
 	clientName     string // prefix; connection i logs on as <prefix>-<i>
 	connectTimeout time.Duration
@@ -134,6 +139,10 @@ type config struct {
 	// Client.
 	api        apiMode
 	bufferSize int
+
+	// The memory store (--ack persisted).
+	storeBytes    int
+	storeMessages int
 
 	// Output.
 	json     bool
@@ -169,10 +178,48 @@ func defaultConfig() config {
 		symbols:        strings.Split(defaultSymbols, ","),
 		flushTimeout:   defaultFlushTimeout,
 		bufferSize:     fastpub.DefaultBufferSize,
+		storeBytes:     store.DefaultBytes,
+		storeMessages:  store.DefaultMessages,
 		histUnit:       "us",
 		interval:       defaultInterval,
 		verifyTimeout:  defaultVerifyTimeout,
 	}
+}
+
+// uris are every --uri in order: Connect's first, then the failover ones.
+func (c *config) uris() []string {
+	if c.uri == "" {
+		return nil
+	}
+	return append([]string{c.uri}, c.failover...)
+}
+
+// sendBuffer is the client's send buffer: --buffer, or with a store the
+// store's byte limit, which sizes the ring instead (fastpub.WithStore).
+func (c *config) sendBuffer() int {
+	if c.ack == ackPersisted {
+		return c.storeBytes
+	}
+	return c.bufferSize
+}
+
+// uriList is --uri: the flag may be repeated, each time one server.
+type uriList struct{ c *config }
+
+func (u uriList) String() string {
+	if u.c == nil {
+		return ""
+	}
+	return strings.Join(u.c.uris(), " ")
+}
+
+func (u uriList) Set(v string) error {
+	if u.c.uri == "" {
+		u.c.uri = v
+	} else {
+		u.c.failover = append(u.c.failover, v)
+	}
+	return nil
 }
 
 // totalProducers is connections × producers.
@@ -188,10 +235,14 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 		rate:   "0",
 		size:   strconv.Itoa(c.size),
 		buffer: strconv.Itoa(c.bufferSize),
+		storeB: strconv.Itoa(c.storeBytes),
+		storeM: strconv.Itoa(c.storeMessages),
 		ack:    c.ack.String(),
 		api:    c.api.String(),
 	}
-	fs.StringVar(&c.uri, "uri", c.uri, "")
+	fs.Var(uriList{c}, "uri", "")
+	fs.BoolVar(&c.reconnect, "reconnect", c.reconnect, "")
+	fs.DurationVar(&c.maxOutage, "max-outage", c.maxOutage, "")
 	fs.StringVar(&c.messageType, "message-type", c.messageType, "")
 	fs.StringVar(&c.clientName, "client-name", c.clientName, "")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", c.connectTimeout, "")
@@ -215,6 +266,8 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 
 	fs.StringVar(&r.api, "api", r.api, "")
 	fs.StringVar(&r.buffer, "buffer", r.buffer, "")
+	fs.StringVar(&r.storeB, "store-bytes", r.storeB, "")
+	fs.StringVar(&r.storeM, "store-messages", r.storeM, "")
 
 	fs.BoolVar(&c.json, "json", c.json, "")
 	fs.StringVar(&c.histFile, "hist", c.histFile, "")
@@ -227,6 +280,7 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 
 	fs.BoolVar(&c.verify, "verify", c.verify, "")
 	fs.DurationVar(&c.verifyTimeout, "verify-timeout", c.verifyTimeout, "")
+	fs.StringVar(&c.verifyURI, "verify-uri", c.verifyURI, "")
 
 	fs.StringVar(&c.pprof, "pprof", c.pprof, "")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", c.cpuProfile, "")
@@ -237,7 +291,7 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 // rawFlags holds the flags whose syntax is richer than the flag package's
 // (suffixes, enumerations); validate converts them.
 type rawFlags struct {
-	count, rate, size, buffer, symbols, ack, api, flushEvery, spin string
+	count, rate, size, buffer, symbols, ack, api, flushEvery, spin, storeB, storeM string
 }
 
 // parseFlags parses the load-run command line. It never exits: -h returns
@@ -300,6 +354,17 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 	if c.bufferSize, err = parseSize(r.buffer); err != nil {
 		return usageErrf("buffer", "%v", err)
 	}
+	if c.storeBytes, err = parseSize(r.storeB); err != nil {
+		return usageErrf("store-bytes", "%v", err)
+	}
+	n, err := parseCount(r.storeM)
+	if err != nil {
+		return usageErrf("store-messages", "%v", err)
+	}
+	if n > store.MaxMessages {
+		return usageErrf("store-messages", "%d: want %d to %d", n, store.MinMessages, store.MaxMessages)
+	}
+	c.storeMessages = int(n)
 	if r.spin != "auto" {
 		if c.spin, err = time.ParseDuration(r.spin); err != nil {
 			return usageErrf("spin", "%q: want auto or a duration such as 100us", r.spin)
@@ -349,6 +414,27 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 	if c.ack == ackProcessed && c.flushEvery == 0 && c.flushInterval == 0 {
 		c.flushEvery = defaultProcessedN
 	}
+	if len(c.failover) > 0 {
+		c.reconnect = true // several servers: fail over between them
+	}
+	if c.ack != ackPersisted {
+		for _, f := range []string{"store-bytes", "store-messages"} {
+			if set[f] {
+				return usageErrf(f, "sizes the publish store of --ack persisted: add --ack persisted")
+			}
+		}
+	} else if set["buffer"] {
+		return usageErrf("buffer", "with --ack persisted the store's --store-bytes sizes the send buffer (fastpub.WithStore); give --store-bytes instead")
+	}
+	if set["max-outage"] && !c.reconnect {
+		return usageErrf("max-outage", "bounds reconnecting: add --reconnect or a second --uri")
+	}
+	if set["verify-uri"] && !c.verify {
+		return usageErrf("verify-uri", "names the verifier's server: add --verify")
+	}
+	if set["verify-uri"] && c.uri == "" {
+		return usageErrf("verify-uri", "names a server of the --uri group for the verifier; without --uri the embedded server is verified")
+	}
 	if set["message-type"] && c.uri != "" {
 		return usageErrf("message-type", "sets the embedded server's message type; with --uri the type is the URI's last path segment (/amps/<type>)")
 	}
@@ -361,9 +447,29 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 // validate checks the combination of flags. It is separate from parsing so
 // tests can build a config by hand.
 func (c *config) validate() error {
-	if c.uri != "" {
-		if _, err := connstr.Parse(c.uri); err != nil {
+	seen := map[string]bool{}
+	for _, u := range c.uris() {
+		p, err := connstr.Parse(u)
+		if err != nil {
 			return usageErrf("uri", "%v", err)
+		}
+		if seen[u] {
+			return usageErrf("uri", "%s is given twice", p.String())
+		}
+		seen[u] = true
+	}
+	if c.verifyURI != "" {
+		if _, err := connstr.Parse(c.verifyURI); err != nil {
+			return usageErrf("verify-uri", "%v", err)
+		}
+	}
+	if c.maxOutage < 0 {
+		return usageErrf("max-outage", "must not be negative")
+	}
+	if c.ack == ackPersisted {
+		if err := (store.Limits{Bytes: c.storeBytes, Messages: c.storeMessages}).Validate(); err != nil {
+			return usageErrf("store-bytes", "%v (--store-bytes a power of two from %s to %s, --store-messages %d to %d)",
+				err, ibytes(store.MinBytes), ibytes(store.MaxBytes), store.MinMessages, store.MaxMessages)
 		}
 	}
 	if c.messageType == "" || strings.ContainsAny(c.messageType, "/?&# ") {
@@ -418,11 +524,8 @@ func (c *config) validate() error {
 	if len(c.symbols) == 0 {
 		return usageErrf("symbols", "empty list")
 	}
-	if c.ack == ackPersisted {
-		return usageErrf("ack", "persisted is not supported yet: fastpub has no persisted-ack publish mode (no publish store); use --ack processed, which waits for the server's processed ack with a flush every --flush-every messages")
-	}
 	if c.ack == ackNone && (c.flushEvery > 0 || c.flushInterval > 0) {
-		return usageErrf("ack", "--flush-every and --flush-interval wait for the server's processed ack: add --ack processed")
+		return usageErrf("ack", "--flush-every and --flush-interval wait for the server's ack: add --ack processed or --ack persisted")
 	}
 	if c.flushInterval < 0 {
 		return usageErrf("flush-interval", "must not be negative")

@@ -28,6 +28,12 @@ func TestParseFlagsDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"uri", c.uri, ""},
+		{"failover", len(c.failover), 0},
+		{"reconnect", c.reconnect, false},
+		{"maxOutage", c.maxOutage, time.Duration(0)},
+		{"verifyURI", c.verifyURI, ""},
+		{"storeBytes", c.storeBytes, 64 << 20},
+		{"storeMessages", c.storeMessages, 1 << 20},
 		{"messageType", c.messageType, "json"},
 		{"duration", c.duration, defaultDuration},
 		{"count", c.count, uint64(0)},
@@ -70,6 +76,20 @@ func TestParseFlagsEveryFlag(t *testing.T) {
 		check func(c *config) bool
 	}{
 		{[]string{"--uri", "tcp://h:9007/amps/json"}, func(c *config) bool { return c.uri == "tcp://h:9007/amps/json" }},
+		{[]string{"--uri", "tcp://a:9007/amps/json", "--uri", "tcp://b:9007/amps/json", "--uri=tcp://c:9007/amps/json"}, func(c *config) bool {
+			return c.uri == "tcp://a:9007/amps/json" && reflect.DeepEqual(c.failover, []string{"tcp://b:9007/amps/json", "tcp://c:9007/amps/json"}) &&
+				c.reconnect && len(c.uris()) == 3
+		}},
+		{[]string{"--reconnect"}, func(c *config) bool { return c.reconnect && c.failover == nil }},
+		{[]string{"--reconnect", "--max-outage", "30s"}, func(c *config) bool { return c.maxOutage == 30*time.Second }},
+		{[]string{"--uri", "tcp://a:1/amps/json", "--verify", "--verify-uri", "tcp://b:1/amps/json"}, func(c *config) bool { return c.verifyURI == "tcp://b:1/amps/json" }},
+		{[]string{"--ack", "persisted"}, func(c *config) bool {
+			return c.ack == ackPersisted && c.flushEvery == 0 && c.sendBuffer() == 64<<20 && c.storeMessages == 1<<20
+		}},
+		{[]string{"--ack", "persisted", "--store-bytes", "1MiB", "--store-messages", "4096"}, func(c *config) bool {
+			return c.storeBytes == 1<<20 && c.storeMessages == 4096 && c.sendBuffer() == 1<<20
+		}},
+		{[]string{"--ack", "persisted", "--flush-every", "100"}, func(c *config) bool { return c.flushEvery == 100 }},
 		{[]string{"--message-type", "fix"}, func(c *config) bool { return c.messageType == "fix" }},
 		{[]string{"--client-name", "bench"}, func(c *config) bool { return c.clientName == "bench" }},
 		{[]string{"--connect-timeout", "3s"}, func(c *config) bool { return c.connectTimeout == 3*time.Second }},
@@ -175,7 +195,21 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--template", noStamp, "--size", "10"}, "not both"},
 		{[]string{"--symbols", " , "}, "--symbols: empty list"},
 		{[]string{"--ack", "all"}, "--ack:"},
-		{[]string{"--ack", "persisted"}, "persisted is not supported yet"},
+		{[]string{"--uri", "tcp://h:1/amps/json", "--uri", "http://x"}, "--uri:"},
+		{[]string{"--uri", "tcp://h:1/amps/json", "--uri", "tcp://h:1/amps/json"}, "given twice"},
+		{[]string{"--max-outage", "1s"}, "--max-outage: bounds reconnecting"},
+		{[]string{"--reconnect", "--max-outage", "-1s"}, "--max-outage: must not be negative"},
+		{[]string{"--verify-uri", "tcp://h:1/amps/json"}, "--verify-uri: names the verifier's server: add --verify"},
+		{[]string{"--verify", "--verify-uri", "tcp://h:1/amps/json"}, "--verify-uri: names a server of the --uri group"},
+		{[]string{"--uri", "tcp://h:1/amps/json", "--verify", "--verify-uri", "http://x"}, "--verify-uri:"},
+		{[]string{"--store-bytes", "1MiB"}, "--store-bytes: sizes the publish store of --ack persisted"},
+		{[]string{"--store-messages", "1000"}, "--store-messages: sizes the publish store"},
+		{[]string{"--ack", "persisted", "--buffer", "1MiB"}, "--buffer: with --ack persisted the store's --store-bytes"},
+		{[]string{"--ack", "persisted", "--store-bytes", "1000"}, "--store-bytes:"},
+		{[]string{"--ack", "persisted", "--store-bytes", "2GiB"}, "--store-bytes:"},
+		{[]string{"--ack", "persisted", "--store-messages", "10"}, "--store-bytes: store: invalid limits: Messages 10"},
+		{[]string{"--ack", "persisted", "--store-messages", "1G"}, "--store-messages:"},
+		{[]string{"--ack", "persisted", "--store-messages", "x"}, "--store-messages:"},
 		{[]string{"--flush-every", "10"}, "add --ack processed"},
 		{[]string{"--flush-interval", "1s"}, "add --ack processed"},
 		{[]string{"--ack", "processed", "--flush-every", "0"}, "--flush-every: must be at least 1"},

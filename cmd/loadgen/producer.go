@@ -50,6 +50,7 @@ type liveCounters struct {
 	sent  atomic.Uint64
 	bytes atomic.Uint64
 	done  atomic.Bool // the producer has returned
+	flush atomic.Bool // in a PublishFlush (its watchdog, not the stall check, bounds it)
 	_     cpu.CacheLinePad
 }
 
@@ -258,7 +259,9 @@ func (p *producer) loop(r *loadRun) {
 			// bounds the flush: past --flush-timeout it fails the run.
 			t0 := time.Since(start)
 			watchdog.Reset(cfg.flushTimeout)
+			p.live.flush.Store(true)
 			err := client.PublishFlush(r.ctx)
+			p.live.flush.Store(false)
 			watchdog.Stop()
 			t := time.Since(start)
 			record(p.flushH, int64(t-t0))

@@ -27,6 +27,8 @@ type progress struct {
 	conns    []*connection
 	ver      *verifier
 	errs     *errorLog
+	store    bool // --ack persisted: the fill is the store's
+	recon    bool // --reconnect: the line counts reconnects
 
 	stallAfter time.Duration
 	onStall    func()
@@ -61,6 +63,7 @@ func newProgress(cfg *config, w io.Writer, start time.Time, prods []*producer, c
 	return &progress{
 		w: w, tty: isTerminal(w), quiet: cfg.quiet, interval: cfg.interval, start: start,
 		prods: prods, conns: conns, ver: ver, errs: errs,
+		store: cfg.ack == ackPersisted, recon: cfg.reconnect,
 		stallAfter: cfg.flushTimeout, onStall: onStall,
 		lastSent: make([]uint64, len(prods)), lastChange: make([]time.Time, len(prods)),
 		stopCh: make(chan struct{}),
@@ -80,7 +83,7 @@ func (p *progress) checkStall(now time.Time) {
 			continue
 		}
 		sent := pr.live.sent.Load()
-		if sent != p.lastSent[i] || p.lastChange[i].IsZero() {
+		if sent != p.lastSent[i] || p.lastChange[i].IsZero() || pr.live.flush.Load() {
 			p.lastSent[i], p.lastChange[i] = sent, now
 			continue
 		}
@@ -162,7 +165,9 @@ func (p *progress) totals() (msgs, bytes uint64) {
 }
 
 // sampleFill returns the send buffers' fill (0 to 1): the fullest
-// connection's, from fastpub's Stats.
+// connection's, from fastpub's Stats. With a store (--ack persisted) the
+// buffer is the store and its fill is what is not yet persisted
+// (Stats.UnpersistedBytes); without one, what is not yet written.
 func (p *progress) sampleFill() (float64, bool) {
 	var fill float64
 	for _, c := range p.conns {
@@ -170,7 +175,11 @@ func (p *progress) sampleFill() (float64, bool) {
 		if st.BufferSize <= 0 {
 			return 0, false
 		}
-		fill = max(fill, float64(st.Buffered)/float64(st.BufferSize))
+		used := uint64(st.Buffered)
+		if p.store {
+			used = st.UnpersistedBytes
+		}
+		fill = max(fill, float64(used)/float64(st.BufferSize))
 	}
 	return fill, len(p.conns) > 0
 }
@@ -184,6 +193,13 @@ func (p *progress) line(elapsed time.Duration, rate, mbps float64, total uint64)
 		b.WriteString("  ring n/a")
 	}
 	fmt.Fprintf(&b, "  errors %s", commas(p.errs.count.Load()))
+	if p.recon {
+		var n uint64
+		for _, c := range p.conns {
+			n += c.client.Stats().Reconnects
+		}
+		fmt.Fprintf(&b, "  reconnects %s", commas(n))
+	}
 	if p.ver != nil {
 		fmt.Fprintf(&b, "  delivered %s", commas(p.ver.received.Load()))
 	}

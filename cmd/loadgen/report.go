@@ -82,9 +82,21 @@ func fillWorkload(rep *loadreport.Report, cfg *config) {
 		FlushEvery:    cfg.flushEvery,
 		FlushInterval: cfg.flushInterval.Seconds(),
 		API:           cfg.api.String(),
-		BufferSize:    cfg.bufferSize,
+		BufferSize:    cfg.sendBuffer(),
+		Reconnect:     cfg.reconnect,
 		Interval:      cfg.interval.Seconds(),
 	}
+	if cfg.ack == ackPersisted {
+		rep.Workload.StoreBytes, rep.Workload.StoreMessages = cfg.storeBytes, cfg.storeMessages
+	}
+}
+
+// flushWhat says what the flush histogram measures.
+func flushWhat(cfg *config) string {
+	if cfg.ack == ackPersisted {
+		return "PublishFlush round trip: until the server's persisted ack for everything published before it (with the store, across reconnects)"
+	}
+	return "PublishFlush round trip: until the server's processed ack for everything queued before it"
 }
 
 // maxOverhead is the most of the publish cost loadgen's own cost may be

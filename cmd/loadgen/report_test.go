@@ -277,6 +277,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--count", "10", "--topics", "a b"}, "loadgen --count 10 --topics 'a b'"},
 		{[]string{"--uri", "tcp://u:secret@h:9007/amps/json"}, "loadgen --uri tcp://u:xxxxx@h:9007/amps/json"},
 		{[]string{"--uri=tcp://u:secret@h:9007/amps/json"}, "loadgen --uri=tcp://u:xxxxx@h:9007/amps/json"},
+		{[]string{"--uri", "tcp://u:secret@a:9007/amps/json", "--uri=tcp://u:secret2@b:9007/amps/json", "--verify", "--verify-uri", "tcp://v:secret3@c:9007/amps/json"},
+			"loadgen --uri tcp://u:xxxxx@a:9007/amps/json --uri=tcp://u:xxxxx@b:9007/amps/json --verify --verify-uri tcp://v:xxxxx@c:9007/amps/json"},
 		{[]string{"--client-name", "it's"}, `loadgen --client-name 'it'\''s'`},
 		{[]string{"--hist", ""}, "loadgen --hist ''"},
 	}

@@ -102,6 +102,8 @@ type loadRun struct {
 	stopped     atomic.Bool
 	interrupted atomic.Bool
 	errs        errorLog
+	res         resilience // what the clients' handlers saw (resilience.go)
+	closeOnce   sync.Once
 }
 
 // runLoad runs a load test and reports it: set up (target, connections,
@@ -237,9 +239,9 @@ func (r *loadRun) startTarget() error {
 		r.uri = s.URI(r.cfg.messageType)
 		r.info("no --uri: started the embedded ampstest server at %s (in this process: it shares the CPUs with the publisher)", r.uri)
 	}
-	r.rep.Target.URI = r.uri
-	if u, err := connstr.Parse(r.uri); err == nil {
-		r.rep.Target.URI = u.String() // password redacted
+	r.rep.Target.URI = redactedURI(r.uri)
+	for _, u := range r.cfg.failover {
+		r.rep.Target.Failover = append(r.rep.Target.Failover, redactedURI(u))
 	}
 	r.rep.Target.Embedded = r.embedded != nil
 	return nil
@@ -248,16 +250,13 @@ func (r *loadRun) startTarget() error {
 // connect connects and logs on every connection, as <prefix>-<i>.
 func (r *loadRun) connect(ctx context.Context) error {
 	cfg := r.cfg
-	onError := fastpub.WithErrorHandler(func(err error) {
-		if !errors.Is(err, fastpub.ErrClosed) {
-			r.errs.add(err)
-		}
-	})
 	r.onClose(r.closeClients)
 	for i := 0; i < cfg.connections; i++ {
-		client, err := fastpub.NewClient(cfg.clientName+"-"+strconv.Itoa(i), onError,
-			fastpub.WithBufferSize(cfg.bufferSize),
-			fastpub.WithCloseTimeout(cfg.flushTimeout)) // Close drains what a failed run left queued, bounded
+		opts, err := r.clientOptions(i)
+		if err != nil {
+			return err
+		}
+		client, err := fastpub.NewClient(cfg.clientName+"-"+strconv.Itoa(i), opts...)
 		if err != nil {
 			return err
 		}
@@ -287,6 +286,10 @@ func (r *loadRun) connect(ctx context.Context) error {
 // left to drain: its Close is started, not waited for; fastpub bounds it
 // with the close timeout, and the process exits before that anyway.
 func (r *loadRun) closeClients() {
+	r.closeOnce.Do(r.closeClientsOnce)
+}
+
+func (r *loadRun) closeClientsOnce() {
 	type closing struct {
 		c    *connection
 		done chan struct{}
@@ -323,7 +326,11 @@ func (r *loadRun) startVerifier(ctx context.Context) error {
 	cfg := r.cfg
 	sctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
 	defer cancel()
-	sub, err := subscriber.Dial(sctx, r.uri, cfg.clientName+"-verify")
+	uri := r.uri
+	if cfg.verifyURI != "" {
+		uri = cfg.verifyURI
+	}
+	sub, err := subscriber.Dial(sctx, uri, cfg.clientName+"-verify")
 	if err != nil {
 		return fmt.Errorf("verify: subscriber: %w", err)
 	}
@@ -346,7 +353,7 @@ func (r *loadRun) startVerifier(ctx context.Context) error {
 	})
 	v.cancel = vcancel
 	r.ver = v
-	r.info("verifying: subscribed to %d topic(s) as %s-verify", len(cfg.topics), cfg.clientName)
+	r.info("verifying: subscribed to %d topic(s) as %s-verify at %s", len(cfg.topics), cfg.clientName, redactedURI(uri))
 	return nil
 }
 
@@ -355,19 +362,31 @@ func (r *loadRun) startVerifier(ctx context.Context) error {
 // equal share, the first count%total one more.
 func (r *loadRun) makeProducers() {
 	cfg := r.cfg
-	overhead := make([]int, len(cfg.topics))
-	minOverhead := 0
-	for i, t := range cfg.topics {
-		overhead[i], _ = frame.PublishLen(&frame.Publish{Command: frame.CmdPublish, Topic: t}, 0)
-		if i == 0 || overhead[i] < minOverhead {
-			minOverhead = overhead[i]
+	// Frame bytes around the payload, per connection and topic: with a
+	// store the header carries the connection's sequence numbers.
+	overheads := make([][]int, len(r.conns))
+	minOverhead := -1
+	for ci, c := range r.conns {
+		seq := r.firstSeq(c)
+		overheads[ci] = make([]int, len(cfg.topics))
+		for i, t := range cfg.topics {
+			h := frame.Publish{Command: frame.CmdPublish, Topic: t}
+			if seq > 0 { // with a store: "a":"persisted" and "s":<seq>
+				h.Ack, h.Seq = frame.AckPersisted, seq
+			}
+			o, _ := frame.PublishLen(&h, 0)
+			overheads[ci][i] = o
+			if minOverhead < 0 || o < minOverhead {
+				minOverhead = o
+			}
 		}
 	}
-	r.wire = planWire(cfg.bufferSize, minOverhead+r.tmpl.minLen(cfg.symbols), cfg.producers, cfg.rate > 0)
-	r.overhead = overhead
+	r.wire = planWire(cfg.sendBuffer(), minOverhead+r.tmpl.minLen(cfg.symbols), cfg.producers, cfg.rate > 0)
+	r.overhead = overheads[0]
 	total := cfg.totalProducers()
 	for _, c := range r.conns {
 		c.wire.h = newHistogram()
+		overhead := overheads[c.idx]
 		for k := 0; k < cfg.producers; k++ {
 			id := c.idx*cfg.producers + k
 			p := &producer{
@@ -395,6 +414,21 @@ func (r *loadRun) makeProducers() {
 	}
 }
 
+// firstSeq estimates the sequence numbers c's store puts on the wire, for
+// the frames' sizes: what follows the server's last sequence for the name,
+// or for a name without history epoch milliseconds × 10⁶ (fastpub's first
+// sequence: 19 digits for centuries). 0 without a store. An estimate:
+// the digits grow by one at each power of ten the sequences cross.
+func (r *loadRun) firstSeq(c *connection) uint64 {
+	if r.cfg.ack != ackPersisted {
+		return 0
+	}
+	if last := c.client.LastSequence(); last > 0 {
+		return last + 1
+	}
+	return uint64(time.Now().UnixMilli()) * 1_000_000
+}
+
 // publish runs the producers until they are done or stopped, and each
 // connection's final flush. It returns the memory statistics from just
 // before the start.
@@ -414,6 +448,7 @@ func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 	}
 	u0, s0 := cpuTimes()
 	r.start = time.Now()
+	r.res.start.Store(r.start.UnixNano())
 	r.rep.StartUnixMs = r.start.UnixMilli()
 	r.iv = newIntervals(r.start, cfg.interval, r.hlogFile, r.rep.Run)
 	r.iv.startLoop()
@@ -540,14 +575,14 @@ func (r *loadRun) collect(before runtime.MemStats) {
 	rep.Latency.Wire = loadreport.NewStats(loadreport.WireName, wireLatencyWhat(cfg, r.wire), wireH)
 	rep.Latency.WireSampling = wireSamplingInfo(r.wire, wc, cfg.producers)
 	rep.Latency.Publish = loadreport.NewStats(loadreport.EnqueueName, publishLatencyWhat(cfg, r.wire.every), pubH)
-	rep.Latency.Flush = loadreport.NewStats("flush latency",
-		"PublishFlush round trip: until the server's processed ack for everything queued before it", flushH)
+	rep.Latency.Flush = loadreport.NewStats("flush latency", flushWhat(cfg), flushH)
 	rep.Latency.Pacer = loadreport.NewStats(loadreport.PacerName, pacerWhat(cfg), pacerH)
 	if r.ver != nil {
 		rep.Latency.Delivery = loadreport.NewStats("publish-to-delivery latency",
 			"due time stamped in the payload → the verifying subscriber read the delivery (same process, same clock)", r.iv.total("delivery"))
 	}
 	rep.Timeline = r.prog.timeline(max(done, send))
+	r.collectResilience() // closes the clients: after the runtime figures, before the errors
 	rep.Errors = r.errs.info()
 	rep.Interrupted = r.interrupted.Load()
 	if r.embedded != nil {
@@ -624,20 +659,33 @@ func (r *loadRun) output() int {
 	return exitOK
 }
 
+// redactedURI returns uri with its password redacted (as it is when it
+// does not parse: validate refused it then).
+func redactedURI(uri string) string {
+	if u, err := connstr.Parse(uri); err == nil {
+		return u.String()
+	}
+	return uri
+}
+
 // commandLine returns the command as typed, shell-quoted where needed, with
-// the password in --uri redacted.
+// the password in every --uri and --verify-uri redacted.
 func commandLine(cfg *config) string {
-	redacted := cfg.uri
-	if u, err := connstr.Parse(cfg.uri); err == nil {
-		redacted = u.String()
+	uris := cfg.uris()
+	if cfg.verifyURI != "" {
+		uris = append(uris, cfg.verifyURI)
 	}
 	parts := []string{"loadgen"}
 	for _, a := range cfg.args {
-		switch {
-		case cfg.uri != "" && a == cfg.uri:
-			a = redacted
-		case cfg.uri != "" && strings.HasSuffix(a, "="+cfg.uri):
-			a = strings.TrimSuffix(a, cfg.uri) + redacted
+		for _, u := range uris {
+			if a == u {
+				a = redactedURI(u)
+				break
+			}
+			if strings.HasSuffix(a, "="+u) {
+				a = strings.TrimSuffix(a, u) + redactedURI(u)
+				break
+			}
 		}
 		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\*?[]{}();&|<>#~!") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"

@@ -339,7 +339,7 @@ func TestUsageExitCodes(t *testing.T) {
 	if code, _, stderr := runT(t, nil, "--count", "x"); code != exitUsage || !strings.Contains(stderr, "--count") || !strings.Contains(stderr, "loadgen -h") {
 		t.Errorf("exit %d stderr %q", code, stderr)
 	}
-	if code, _, stderr := runT(t, nil, "--ack", "persisted"); code != exitUsage || !strings.Contains(stderr, "persisted is not supported yet") {
+	if code, _, stderr := runT(t, nil, "--ack", "persisted", "--buffer", "1MiB"); code != exitUsage || !strings.Contains(stderr, "--store-bytes") {
 		t.Errorf("exit %d stderr %q", code, stderr)
 	}
 	if code, _, stderr := runT(t, nil, "-h"); code != exitOK || !strings.Contains(stderr, "Usage: loadgen") {

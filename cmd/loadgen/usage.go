@@ -12,7 +12,17 @@ starts the embedded ampstest server in this process and publishes to it.
 
 Target
   --uri URI              AMPS connection string, e.g. tcp://host:9007/amps/json
-                         (default: the embedded server on 127.0.0.1, a free port)
+                         (default: the embedded server on 127.0.0.1, a free port).
+                         Repeat it for a failover group: the first is where each
+                         connection connects, the others are where it fails over to
+                         (round robin); more than one turns --reconnect on
+  --reconnect            reconnect by itself after a lost connection (fastpub
+                         WithReconnect: exponential delay with full jitter, the same
+                         client name, replay of what the server has not persisted
+                         or received); on with several --uri (default off)
+  --max-outage D         with --reconnect: give up after D without a connection
+                         (default 0: never; --flush-timeout still bounds a producer
+                         blocked on a full buffer)
   --message-type TYPE    message type of the embedded server's URI (default json)
   --client-name PREFIX   connection i logs on as PREFIX-i, the verifier as
                          PREFIX-verify (default loadgen-<pid>)
@@ -46,10 +56,18 @@ Acknowledgements
   --ack MODE             none: only the final flush waits for the server;
                          processed: PublishFlush (waits for the processed ack)
                          every --flush-every messages per producer (default 1000)
-                         or --flush-interval; persisted: not supported by fastpub
-                         yet (default none)
-  --flush-every N        with --ack processed: flush every N messages per producer
-  --flush-interval D     with --ack processed: flush at least every D per producer
+                         or --flush-interval;
+                         persisted: a memory publish store (fastpub WithStore):
+                         every publish carries a sequence number and asks for a
+                         persisted ack, a reconnect replays what is unpersisted,
+                         and every flush (--flush-every, --flush-interval, the
+                         final one) waits until the server has persisted
+                         everything before it; no periodic flush unless asked
+                         (default none)
+  --flush-every N        with --ack processed or persisted: flush every N messages
+                         per producer
+  --flush-interval D     with --ack processed or persisted: flush at least every D
+                         per producer
   --flush-timeout D      bound for each flush, for a publish blocked on a full send
                          buffer, and for the shutdown: the final flush and Close
                          together, from the end of publishing (default 30s)
@@ -58,7 +76,14 @@ Client
   --api CALL             publish: PublishContext (blocks while the send buffer is
                          full); try: TryPublish, retrying on ErrBufferFull;
                          message: PublishMessage (default publish)
-  --buffer SIZE          fastpub send buffer, a power of two (default 4MiB)
+  --buffer SIZE          fastpub send buffer, a power of two (default 4MiB); not
+                         with --ack persisted, where --store-bytes sizes it
+  --store-bytes SIZE     with --ack persisted: the store's byte bound, a power of
+                         two from 64KiB to 1GiB; it is the send buffer too
+                         (default 64MiB, store.DefaultBytes)
+  --store-messages N     with --ack persisted: the store's message bound, 256 to
+                         16777216 (default 1048576, store.DefaultMessages). At
+                         either bound publishes block until the server persists
 
 Output (every output file's directory is checked before publishing)
   --json                 print the report as one JSON object on stdout
@@ -82,6 +107,8 @@ Verification
   --verify               subscribe to every topic first, stamp every payload, and
                          check each message arrives exactly once and in order
   --verify-timeout D     longest wait for the tail after the final flush (default 10s)
+  --verify-uri URI       the verifier's server, another member of the --uri group
+                         (default: the first --uri)
 
 Diagnostics
   --pprof ADDR           serve net/http/pprof on ADDR during the run

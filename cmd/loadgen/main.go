@@ -25,6 +25,9 @@
 //	loadgen --rate 50k --duration 30s --hist lat.hgrm   # paced; plot lat.hgrm (and lat-enqueue.hgrm)
 //	loadgen --uri tcp://amps1:9007/amps/json --topics ticks:100 --template templates/tick.json --verify
 //	loadgen --ack processed --flush-every 100 --json | jq .latency.wire
+//	loadgen --ack persisted --verify                # a memory publish store
+//	loadgen --uri tcp://a:9007/amps/json --uri tcp://b:9007/amps/json --ack persisted \
+//	        --verify --verify-uri tcp://c:9007/amps/json   # fail over between a and b, verify on c
 //	loadgen serve --listen 127.0.0.1:9007           # then: loadgen --uri tcp://127.0.0.1:9007/amps/json
 //
 // # Pacing and latency
@@ -90,6 +93,28 @@
 // Works against the embedded server and any AMPS; messages from other
 // publishers on the same topics are ignored.
 //
+// # Publish store and failover
+//
+// --ack persisted gives every client a memory publish store
+// (fastpub.WithStore(store.NewMemory(...)), bounded by --store-bytes and
+// --store-messages, which also size the send buffer): every publish
+// carries a sequence number and asks for a persisted ack, and every flush
+// (--flush-every, --flush-interval, the final one) returns once the server
+// has persisted everything before it. --uri may be repeated: the first is
+// where each connection connects, the others are ReconnectPolicy.Servers;
+// with more than one, or with --reconnect, the client reconnects by itself
+// (fastpub.WithReconnect, --max-outage as its MaxOutage, --connect-timeout
+// per attempt) and replays what the server has not persisted. The report's
+// resilience part counts disconnects, reconnect attempts, reconnects,
+// failovers (a reconnect to another server than the one lost), replayed
+// frames and failed writes by reason, from Client.Stats after Close and
+// from the client's event and failed-write handlers; JSON keeps the first
+// 256 connection events. A lost connection the client recovers from is not
+// an error; a failed write, a publish gap or a client giving up fails the
+// run. --verify-uri puts the verifier on another member of a replicated
+// group, so that a failover does not take the subscriber down with the
+// publisher's server; with a store, --verify stays exact across reconnects.
+//
 // # Overhead
 //
 // Flat out, loadgen reads the clock once per 64 messages (and twice for
@@ -127,7 +152,8 @@
 // # Exit status
 //
 // 0 when the run completed cleanly; 1 on any publish or flush error, a
-// failed connection, a flush or a publish blocked longer than
+// failed connection (one the client recovered from by reconnecting does not
+// count), a failed write or publish gap, a client that gave up reconnecting, a flush or a publish blocked longer than
 // --flush-timeout, a lost, duplicated or reordered message (--verify), or a
 // count mismatch with the embedded server; 2 on a command-line mistake; 130
 // when interrupted (SIGINT/SIGTERM) without any of those. Output files

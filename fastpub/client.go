@@ -585,7 +585,7 @@ func (c *Client) resume(s *session, L uint64) error {
 		}
 		for old := c.counters.persisted.Load(); L > old && !c.counters.persisted.CompareAndSwap(old, L); old = c.counters.persisted.Load() {
 		}
-		c.applyAcks()
+		c.applyAcks(true)
 	}
 	replay := c.ring.SentUnreleased()
 	c.ring.Rewind()
@@ -770,7 +770,7 @@ func (c *Client) Close() error {
 		}
 		c.last.wait()
 		if c.store != nil {
-			c.applyAcks() // the last acks may have come after the writer's last look
+			c.applyAcks(false) // the last acks may have come after the writer's last look
 		}
 		// The ring is closed and its consumer gone: what is claimed and not
 		// freed was not written whole (with a store: not persisted).

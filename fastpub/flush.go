@@ -10,7 +10,9 @@ import (
 
 // flushWait is one pending PublishFlush.
 type flushWait struct {
-	done chan error // 1 slot: the ack's verdict, or why the client stopped
+	done   chan error // 1 slot: the ack's verdict, or why the client stopped
+	seq    uint64     // with a store: the flush frame's ring Seq, once claimed (under Client.mu)
+	hasSeq bool
 }
 
 // PublishFlush queues a flush command after everything published so far and
@@ -62,6 +64,13 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	seq := cl.Seq
 	copy(cl.Buf, msg)
 	c.ring.Commit(&cl)
+	if c.store != nil {
+		c.mu.Lock()
+		f.seq, f.hasSeq = seq, true
+		c.mu.Unlock()
+		c.acks.flushes.Add(1)
+		defer c.acks.flushes.Add(-1)
+	}
 	select {
 	case err := <-f.done:
 		if err == nil && c.store != nil {

@@ -85,6 +85,7 @@ type ackState struct {
 	to      atomic.Uint64 // 1 + the highest ring Seq acknowledged (0: none)
 	applied uint64        // consumer only: what DiscardThrough has freed up to
 	nfail   atomic.Int32  // failures queued
+	flushes atomic.Int32  // PublishFlush calls waiting on a stored flush frame
 	mu      sync.Mutex
 	fails   []failedAck
 }
@@ -134,10 +135,11 @@ func (c *Client) onPersisted(s uint64, status, reason []byte) {
 	c.postAck(q + 1)
 }
 
-// applyAcks frees what the server persisted, reporting failed writes first.
-// Ring consumer only (the writer, or the reconnect loop between
-// connections).
-func (c *Client) applyAcks() {
+// applyAcks frees what the server persisted, reporting failed writes first,
+// and answers flushes whose frames it freed. Ring consumer only (the writer,
+// or the reconnect loop between connections); locked says whether the caller
+// holds c.mu.
+func (c *Client) applyAcks(locked bool) {
 	to := c.acks.to.Load()
 	if to <= c.acks.applied {
 		return
@@ -166,7 +168,29 @@ func (c *Client) applyAcks() {
 	}
 	c.ring.DiscardThrough(to - 1)
 	c.acks.applied = to
+	if c.acks.flushes.Load() > 0 {
+		c.answerFreedFlushes(locked)
+	}
 	if err := c.store.Persisted(c.seqBase + c.ring.ReleasedSeq() - 1); err != nil {
 		c.reportError(err)
+	}
+}
+
+// answerFreedFlushes answers every PublishFlush whose flush frame has been
+// freed as persisted without its own ack: a later sequence was persisted
+// (a persisted ack, or the last sequence of a new logon), so everything
+// before the flush is too. Its ack may have been lost with a connection; the
+// frame, discarded, will not be sent again. Ring consumer only.
+func (c *Client) answerFreedFlushes(locked bool) {
+	freed := c.ring.ReleasedSeq()
+	if !locked {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	for cid, f := range c.flushes {
+		if f.hasSeq && f.seq < freed {
+			delete(c.flushes, cid)
+			f.done <- nil // 1 slot, and the waiter is no longer in the map: never blocks
+		}
 	}
 }

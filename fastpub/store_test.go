@@ -854,3 +854,59 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	s.Close()
 	checkNoLeak(t, base)
 }
+
+// A PublishFlush whose flush the server processed, whose ack was lost with
+// the connection, and which later publishes made persisted (the new logon's
+// last sequence is past it) returns nil after the reconnect: everything
+// before it is persisted, and its frame, discarded, is not sent again.
+// (Found by loadgen's failover test; it used to wait for ever.)
+func TestFlushAnsweredWhenItsFrameIsDiscarded(t *testing.T) {
+	s := startServer(t, ampstest.Config{})
+	reconnected := make(chan struct{}, 4)
+	c := connect(t, s.URI("json"), "flush-discarded", fastpub.WithStore(memStore(t, 1<<20, 1024)),
+		fastpub.WithReconnect(fastpub.ReconnectPolicy{Delay: fastpub.FixedDelay{D: time.Millisecond}}),
+		fastpub.WithEventHandler(func(e fastpub.Event) {
+			if e.Kind == fastpub.EventReconnected {
+				reconnected <- struct{}{}
+			}
+		}))
+	s.WithholdAcks(true)
+	for i := 0; i < 10; i++ {
+		if err := c.PublishString("t", `{"i":1}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.PublishFlush(ctxT(t, 20*time.Second)) }()
+	waitUntil(t, func() bool { return c.Stats().Unpersisted >= 11 }) // the flush frame is queued
+	for i := 0; i < 10; i++ {
+		if err := c.PublishString("t", `{"i":2}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, func() bool { return s.Stats().Publishes >= 20 })
+	s.DropClient("flush-discarded") // the withheld acks go with the connection
+	s.WithholdAcks(false)
+	t.Log("injected: flush processed, its ack lost with the connection; later publishes persisted")
+	select {
+	case <-reconnected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reconnect")
+	}
+	if err := <-flushed; err != nil {
+		t.Fatalf("PublishFlush across the reconnect: %v", err)
+	}
+}
+
+// waitUntil polls cond (bounded: 10 s, 1 ms steps) and fails the test if it
+// never holds.
+func waitUntil(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

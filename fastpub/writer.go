@@ -79,7 +79,7 @@ func (c *Client) writeLoop(s *session) {
 			return // closed and drained, or stopped
 		}
 		if c.store != nil {
-			c.applyAcks()
+			c.applyAcks(false)
 		}
 		// Write everything committed. While producers keep committing,
 		// Wait returns at once and each writev carries what they committed

@@ -12,10 +12,7 @@ import (
 	"github.com/fastpub/fastpub/loadreport"
 )
 
-var (
-	faultSeed = flag.Uint64("loadgen.seed", 20260801, "seed of the fault-injecting loadgen tests (KillPublishers)")
-	flushBug  = flag.Bool("loadgen.flush-bug", false, "also run TestVerifyAcrossFailover with --flush-every, which a fastpub bug can hang (see the test)")
-)
+var faultSeed = flag.Uint64("loadgen.seed", 20260801, "seed of the fault-injecting loadgen tests (KillPublishers)")
 
 // startMember starts one server of a replicated group.
 func startMember(t *testing.T, st *ampstest.State) *ampstest.Server {
@@ -67,22 +64,13 @@ func TestPersistedAck(t *testing.T) {
 // exactly once, in each producer's order, with reconnects, a failover,
 // and no failed write.
 //
-// "flush every 2000" also flushes while the faults are injected. It is
-// skipped unless -loadgen.flush-bug is given: fastpub's PublishFlush with a
-// store and reconnect never returns when its flush frame was processed, its
-// ack was lost with the connection, and later publishes were persisted, so
-// that the logon ack's last sequence lies past the flush frame: the
-// reconnect discards the frame without answering its waiter (resume in
-// fastpub/client.go), and loadgen fails the run after --flush-timeout (seen
-// under -race with -loadgen.seed=2, 3 and 4).
+// "flush every 2000" also flushes while the faults are injected: a flush
+// whose ack is lost with a connection, after later publishes were persisted,
+// must still return (it hung before fastpub's fix, with -loadgen.seed=2, 3
+// and 4 under -race).
 func TestVerifyAcrossFailover(t *testing.T) {
 	t.Run("final flush", func(t *testing.T) { verifyAcrossFailover(t, nil) })
-	t.Run("flush every 2000", func(t *testing.T) {
-		if !*flushBug {
-			t.Skip("a fastpub bug (PublishFlush lost across a reconnect whose last sequence is past the flush) can hang it; run with -loadgen.flush-bug")
-		}
-		verifyAcrossFailover(t, []string{"--flush-every", "2000"})
-	})
+	t.Run("flush every 2000", func(t *testing.T) { verifyAcrossFailover(t, []string{"--flush-every", "2000"}) })
 }
 
 func verifyAcrossFailover(t *testing.T, extra []string) {

@@ -318,7 +318,9 @@ func TestConnectFailure(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(300*time.Millisecond, cancel)
+	// Generous: connecting and subscribing under -race on a loaded 2-core
+	// machine took more than 300 ms, and the run had sent nothing yet.
+	time.AfterFunc(1500*time.Millisecond, cancel)
 	start := time.Now()
 	code, r, stderr := runJSON(t, ctx, "--duration", "1m", "--rate", "5000", "--verify")
 	if code != exitInterrupted || !r.Interrupted || !r.OK {

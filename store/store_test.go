@@ -16,7 +16,7 @@ func TestNewMemoryDefaultsAndLimits(t *testing.T) {
 	for _, l := range []Limits{
 		{Bytes: MinBytes - 1, Messages: 1000},
 		{Bytes: 3 << 20, Messages: 1000},
-		{Bytes: MaxBytes * 2, Messages: 1000},
+		{Bytes: MaxBytes + 1, Messages: 1000},
 		{Bytes: MinBytes, Messages: MinMessages - 1},
 		{Bytes: MinBytes, Messages: MaxMessages + 1},
 	} {

@@ -544,7 +544,8 @@ func (c *Client) createRing(serverLast uint64) error {
 		l := c.store.Limits()
 		cfg.Size, cfg.MaxExternal, cfg.MaxFrames, cfg.Retain = l.Bytes, l.Bytes, l.Messages, true
 		recovered := 0
-		last, err := c.store.Recover(func(uint64, []byte) error { recovered++; return nil })
+		rec, err := c.store.Recover(func(uint64, []byte) error { recovered++; return nil })
+		last := rec.Last
 		if err != nil {
 			return &fieldError{sentinel: ErrInvalidValue, cause: err}
 		}

@@ -171,7 +171,7 @@ func (c *Client) applyAcks(locked bool) {
 	if c.acks.flushes.Load() > 0 {
 		c.answerFreedFlushes(locked)
 	}
-	if err := c.store.Persisted(c.seqBase + c.ring.ReleasedSeq() - 1); err != nil {
+	if err := c.store.Persisted(c.seqBase+c.ring.ReleasedSeq()-1, c.ring.Released()); err != nil {
 		c.reportError(err)
 	}
 }

@@ -10,14 +10,21 @@
 // keeps a second copy that outlives the process. Memory is the store that
 // adds nothing to the ring: bounded, fast, lost with the process.
 //
-// A Store is called by the client only:
+// A Store is called by the client only, in this order:
 //
-//   - Recover, once, before the first logon: the frames an earlier process
-//     kept, in sequence order, to replay;
-//   - Append, on the publisher's goroutine, for every stored frame, before
-//     Publish returns: it must not block, allocate or make system calls;
-//   - Persisted, on the client's writer goroutine, when the server has
-//     persisted every sequence up to a value: the store may free them;
+//   - Recover, once, at the first logon: the frames an earlier process
+//     kept, in sequence order, for the client to load into its ring and
+//     replay;
+//   - Begin, once, right after: where the frames of this process start;
+//   - Append, for every frame the client puts in its ring (publishes and
+//     the control frames between them alike, so that the store sees one
+//     dense stream), on the goroutine that claimed it, before the frame is
+//     committed and before Publish returns: it must not block, allocate or
+//     make system calls (except as a durability mode documents);
+//   - Committed, on the ring's consumer (the writer goroutine), after each
+//     batch it takes: every frame before a point has been appended;
+//   - Persisted, on the ring's consumer, when the server has persisted
+//     every sequence up to a value: the store may free them;
 //   - Close, once, from Client.Close.
 package store
 
@@ -74,31 +81,96 @@ func (l Limits) Validate() error {
 
 // Store is a publish store. See the package documentation for who calls
 // what, and when.
+//
+// Sequence numbers are the AMPS sequence numbers of the frames ("s" of a
+// publish); every frame of the client's stream has one, control frames
+// included, and they are dense: the frame after seq is seq+1. Positions are
+// offsets in the client's stream of bytes (its ring), dense too: frame
+// seq+1 starts where frame seq ends.
 type Store interface {
 	// Limits returns the bounds on what the client keeps unpersisted.
 	Limits() Limits
 	// Recover calls fn for every frame kept by an earlier process, in
-	// sequence order (seq is the frame's AMPS sequence number, frame its
-	// wire bytes, length prefix included, valid only during the call), and
-	// returns the highest sequence number that process used, 0 if none.
-	Recover(fn func(seq uint64, frame []byte) error) (last uint64, err error)
-	// Append records one stored frame: seq is its AMPS sequence number, pos
-	// its position in the client's stream (strictly increasing with seq,
-	// with gaps where the client sends frames it does not store), frame its
-	// wire bytes, valid only during the call. Producers call it
-	// concurrently and out of order. It must not block, allocate or make
-	// system calls.
+	// sequence order (seq is the frame's sequence number, frame its wire
+	// bytes, length prefix included, valid only during the call), and
+	// returns what the store knows of the earlier stream. Sequence numbers
+	// may have gaps where records were lost (Recovery.Lost says which). An
+	// error from fn stops the walk and is returned.
+	Recover(fn func(seq uint64, frame []byte) error) (Recovery, error)
+	// Begin says where this process's stream starts: the first frame
+	// Append will see has sequence number seq and starts at stream
+	// position pos; seq is above every sequence number Recover returned.
+	Begin(seq, pos uint64) error
+	// Append records one frame: seq is its sequence number, pos its
+	// position in the stream, frame its wire bytes, valid only during the
+	// call. Producers call it concurrently and out of order. It must not
+	// block, allocate or make system calls, except as the store's
+	// documented durability mode says.
 	Append(seq, pos uint64, frame []byte)
+	// Committed reports that every frame with a sequence number below seq
+	// has been appended, and that frame seq starts at stream position pos.
+	// Called by the client's writer goroutine after each batch; it must be
+	// cheap (a few atomic stores).
+	Committed(seq, pos uint64)
 	// Persisted reports that the server has persisted every sequence
-	// number up to and including seq: those frames may be freed. A non-nil
-	// error (a durable store that cannot record it) is reported to the
-	// client's error handler; the frames are then kept.
-	Persisted(seq uint64) error
+	// number up to and including seq: those frames may be freed. pos is
+	// the stream position where frame seq+1 starts, when that frame was
+	// appended in this process (seq+1 >= Begin's seq); otherwise it is 0.
+	// A non-nil error (a durable store that cannot record it) is reported
+	// to the client's error handler; the frames are then kept.
+	Persisted(seq, pos uint64) error
 	// Close releases the store's resources. Frames not yet persisted stay
 	// for the next process in a durable store, and are lost in a Memory
 	// store.
 	Close() error
 }
+
+// Recovery is what a store knows, at Recover, of the stream an earlier
+// process left.
+type Recovery struct {
+	// Last is the highest sequence number the earlier process stored, 0 if
+	// none: the client's sequence continues above it.
+	Last uint64
+	// Persisted is the highest sequence number the earlier process knew to
+	// be persisted by the server, 0 if none: a server whose last sequence
+	// is below it has lost messages (a publish gap).
+	Persisted uint64
+	// Lost lists the sequence ranges the store had promised and could not
+	// recover (corrupt records), in order. They are not passed to fn.
+	Lost []Range
+}
+
+// Range is an inclusive range of sequence numbers.
+type Range struct{ From, To uint64 }
+
+// ErrCorrupt is matched by the errors of a store that finds damaged
+// records; a *DamageError names them.
+var ErrCorrupt = errors.New("store: corrupt records")
+
+// DamageError reports records a store had promised and could not recover.
+type DamageError struct {
+	Path string  // the file or directory
+	Lost []Range // the sequence numbers lost, in order
+}
+
+func (e *DamageError) Error() string {
+	msg := "store: " + e.Path + ": lost corrupt records"
+	for i, r := range e.Lost {
+		if i == 8 {
+			msg += fmt.Sprintf(" and %d more ranges", len(e.Lost)-i)
+			break
+		}
+		if r.From == r.To {
+			msg += fmt.Sprintf(" %d", r.From)
+		} else {
+			msg += fmt.Sprintf(" %d-%d", r.From, r.To)
+		}
+	}
+	return msg
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *DamageError) Unwrap() error { return ErrCorrupt }
 
 // Memory is the in-memory publish store: the client's send ring retains
 // every frame until the server persists it, within Limits. Nothing survives
@@ -127,13 +199,19 @@ func NewMemory(l Limits) (*Memory, error) {
 func (m *Memory) Limits() Limits { return m.limits }
 
 // Recover finds nothing: a memory store starts empty.
-func (m *Memory) Recover(func(uint64, []byte) error) (uint64, error) { return 0, nil }
+func (m *Memory) Recover(func(uint64, []byte) error) (Recovery, error) { return Recovery{}, nil }
+
+// Begin does nothing.
+func (m *Memory) Begin(uint64, uint64) error { return nil }
 
 // Append does nothing: the client's ring already holds the frame.
 func (m *Memory) Append(uint64, uint64, []byte) {}
 
+// Committed does nothing.
+func (m *Memory) Committed(uint64, uint64) {}
+
 // Persisted does nothing: the client frees the ring's copy.
-func (m *Memory) Persisted(uint64) error { return nil }
+func (m *Memory) Persisted(uint64, uint64) error { return nil }
 
 // Close does nothing.
 func (m *Memory) Close() error { return nil }

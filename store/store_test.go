@@ -24,11 +24,21 @@ func TestNewMemoryDefaultsAndLimits(t *testing.T) {
 			t.Errorf("NewMemory(%+v) = %v, want ErrInvalidLimits", l, err)
 		}
 	}
-	last, err := m.Recover(func(uint64, []byte) error { t.Fatal("memory store recovered a frame"); return nil })
-	if last != 0 || err != nil {
-		t.Fatalf("Recover = %d, %v", last, err)
+	rec, err := m.Recover(func(uint64, []byte) error { t.Fatal("memory store recovered a frame"); return nil })
+	if rec.Last != 0 || rec.Persisted != 0 || rec.Lost != nil || err != nil {
+		t.Fatalf("Recover = %+v, %v", rec, err)
 	}
-	if m.Persisted(5) != nil || m.Close() != nil {
+	if m.Begin(1, 0) != nil || m.Persisted(5, 0) != nil || m.Close() != nil {
 		t.Fatal("memory store errors")
+	}
+}
+
+func TestDamageErrorNamesRanges(t *testing.T) {
+	err := error(&DamageError{Path: "/d", Lost: []Range{{7, 7}, {10, 12}}})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatal("DamageError does not match ErrCorrupt")
+	}
+	if got, want := err.Error(), "store: /d: lost corrupt records 7 10-12"; got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

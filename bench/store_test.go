@@ -129,7 +129,10 @@ func TestStoreSideBySideMachinery(t *testing.T) {
 		if p.Off.Frames != 10000 || p.On.Frames != 10000 {
 			t.Errorf("pair %d: %d and %d messages, want 10000 each", i, p.Off.Frames, p.On.Frames)
 		}
-		if p.Off.Elapsed <= 0 || p.On.Elapsed <= 0 || p.Off.Writes == 0 || p.On.Writes == 0 {
+		// Writes is not checked: the writer counts a writev after the
+		// kernel took its bytes, so the flush's ack can come back (and the
+		// round end) before the last count lands.
+		if p.Off.Elapsed <= 0 || p.On.Elapsed <= 0 {
 			t.Errorf("pair %d: %+v", i, p)
 		}
 		if turns := p.On.Frames * storedFrameLen(t, 128) / limits.Bytes; turns < 10 {

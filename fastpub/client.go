@@ -65,6 +65,9 @@ type Client struct {
 	// Set at the first logon, then fixed until Close.
 	ring    *ring.Ring
 	seqBase uint64 // with a store: the AMPS sequence number of ring frame 0
+	// beginSeq: with a store, the sequence number of the first frame of
+	// this process's stream (after what was recovered).
+	beginSeq uint64
 
 	store    store.Store // cfg.store, nil without one
 	acks     ackState
@@ -499,7 +502,7 @@ func lastSequence(h *frame.Header) uint64 {
 // held, while no other goroutine is the ring's consumer.
 func (c *Client) activate(s *session, ack logonAck) error {
 	if c.ring == nil {
-		if err := c.createRing(ack.lastSeq); err != nil {
+		if err := c.createRing(s, ack.lastSeq); err != nil {
 			return err
 		}
 		c.flushes = make(map[string]*flushWait)
@@ -529,12 +532,10 @@ func (c *Client) activate(s *session, ack logonAck) error {
 }
 
 // createRing creates the send ring at the first logon. With a store it
-// retains frames until they are persisted, it is sized by the store's
-// limits, and the sequence numbers start after the server's last one (or,
-// for a name the server does not know, at epoch milliseconds × 10⁶, as the
-// official clients, so that a restarted publisher stays above its previous
-// run); the store's own history (a durable store) counts too.
-func (c *Client) createRing(serverLast uint64) error {
+// retains frames until they are persisted and it is sized by the store's
+// limits; then it loads what the store recovered (see recoverStore) and
+// fixes the sequence base. Without a store it is a plain send buffer.
+func (c *Client) createRing(s *session, serverLast uint64) error {
 	cfg := ring.Config{
 		Size:        c.cfg.bufferSize,
 		MaxExternal: c.cfg.bufferSize,
@@ -543,28 +544,117 @@ func (c *Client) createRing(serverLast uint64) error {
 	if c.store != nil {
 		l := c.store.Limits()
 		cfg.Size, cfg.MaxExternal, cfg.MaxFrames, cfg.Retain = l.Bytes, l.Bytes, l.Messages, true
-		recovered := 0
-		rec, err := c.store.Recover(func(uint64, []byte) error { recovered++; return nil })
-		last := rec.Last
-		if err != nil {
-			return &fieldError{sentinel: ErrInvalidValue, cause: err}
-		}
-		if recovered != 0 {
-			// The durable store's replay after a restart is the next step
-			// (the file store issue); refusing is better than dropping.
-			return &fieldError{sentinel: ErrInvalidValue, cause: errors.New("the store holds " + strconv.Itoa(recovered) + " frames from an earlier process, which this client version cannot replay")}
-		}
-		next := max(serverLast, last)
-		if next == 0 {
-			next = uint64(time.Now().UnixMilli()) * 1_000_000
-		}
-		c.seqBase = next + 1
 	}
 	r, err := ring.New(cfg)
 	if err != nil {
 		return &fieldError{sentinel: ErrInvalidValue, cause: err}
 	}
+	if c.store != nil {
+		if err := c.recoverStore(r, s, serverLast); err != nil {
+			return err
+		}
+	}
 	c.ring = r
+	return nil
+}
+
+// recoverStore loads into the new ring r the frames an earlier process left
+// in the store, and fixes the sequence base, at the first logon (the
+// server's last sequence for this client name is L).
+//
+// Recovered publishes above L go into the ring as they are, in sequence
+// order, at ring Seqs that keep s = seqBase + Seq: the first one's s is the
+// base. Their control frames (flushes, beats) and the sequence numbers the
+// store lost become heartbeat beats, harmless on the wire, so that the ring
+// Seqs stay dense (a flush of the dead process must not answer a flush of
+// this one). Everything at or below L is persisted already: it is freed.
+// Then the stream of this process starts (store.Begin) right after.
+//
+// With nothing to replay, the sequence numbers start after the highest one
+// known (the server's, the store's), or, for a name neither knows, at epoch
+// milliseconds × 10⁶, as the official clients do, so that a restarted
+// publisher with a memory store stays above its previous run.
+func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
+	var beat [32]byte
+	filler := frame.AppendHeartbeatBeat(beat[:0])
+	var h frame.Header
+	var scratch []byte
+	loaded := false
+	load := func(b []byte) error {
+		var cl ring.Claim
+		if err := r.TryClaimInto(&cl, len(b)); err != nil {
+			l := c.store.Limits()
+			return storeErr(fmt.Errorf(
+				"the store holds more unpersisted frames than its limits (%d bytes, %d messages) let the client load: %w", l.Bytes, l.Messages, err))
+		}
+		copy(cl.Buf, b)
+		r.Commit(&cl)
+		return nil
+	}
+	rec, err := c.store.Recover(func(seq uint64, b []byte) error {
+		if seq <= L {
+			return nil
+		}
+		if !loaded {
+			c.seqBase, loaded = seq, true
+		}
+		for c.seqBase+r.ClaimedSeq() < seq { // a lost record, or a gap
+			if err := load(filler); err != nil {
+				return err
+			}
+		}
+		if c.seqBase+r.ClaimedSeq() != seq {
+			return storeErr(fmt.Errorf("recovered sequence %d is out of order", seq))
+		}
+		// Parse a copy: Parse unescapes in place, and b is the store's.
+		scratch = append(scratch[:0], b...)
+		if len(b) < 4 {
+			return load(filler)
+		}
+		if _, err := h.Parse(scratch[4:]); err != nil || !h.HasSeq || h.Seq != seq {
+			return load(filler) // a control frame of the earlier process
+		}
+		return load(b)
+	})
+	if err != nil {
+		if errors.Is(err, ErrStore) {
+			return err
+		}
+		return storeErr(err)
+	}
+	if len(rec.Lost) != 0 {
+		c.reportError(&store.DamageError{Path: "publish store", Lost: rec.Lost})
+		for _, lr := range rec.Lost {
+			c.counters.storeLost.Add(lr.To - lr.From + 1)
+		}
+	}
+	if rec.Persisted > L {
+		gap := &PublishGapError{URI: s.uri.String(), From: L + 1, To: rec.Persisted}
+		c.emit(Event{Kind: EventPublishGap, URI: gap.URI, Err: gap})
+		if c.cfg.gapPolicy == GapFail {
+			return gap
+		}
+	}
+	if !loaded {
+		next := max(L, rec.Last, rec.Persisted)
+		if next == 0 {
+			next = uint64(time.Now().UnixMilli()) * 1_000_000
+		}
+		c.seqBase = next + 1
+	}
+	n := r.ClaimedSeq()
+	c.beginSeq = c.seqBase + n
+	c.counters.recovered.Store(n)
+	for old := c.counters.persisted.Load(); L > old && !c.counters.persisted.CompareAndSwap(old, L); old = c.counters.persisted.Load() {
+	}
+	if err := c.store.Begin(c.beginSeq, r.Claimed()); err != nil {
+		return storeErr(err)
+	}
+	if L > 0 {
+		if err := c.store.Persisted(L, 0); err != nil {
+			c.reportError(err)
+		}
+	}
 	return nil
 }
 

@@ -54,6 +54,10 @@ var (
 	ErrInvalidValue = errors.New("fastpub: invalid value")
 	// ErrProtocol: the server sent bytes that are not a valid AMPS frame.
 	ErrProtocol = errors.New("fastpub: protocol error")
+	// ErrStore: the publish store failed at the first logon (its Recover or
+	// Begin returned an error, which the error also matches), or holds more
+	// from an earlier process than the client's limits can load.
+	ErrStore = errors.New("fastpub: publish store")
 
 	// Failures reported by the server (amps-protocol.md §6). A *ServerError
 	// matches exactly one of these.
@@ -283,6 +287,9 @@ func ctxError(op string, err error) error { return &TimedOutError{Op: op, Err: e
 // protocolErr marks a cause (an unparsable or oversized inbound frame) as
 // ErrProtocol; the *ConnectionError that carries it adds ErrDisconnected.
 func protocolErr(cause error) error { return &fieldError{sentinel: ErrProtocol, cause: cause} }
+
+// storeErr marks a failure of the publish store at recovery as ErrStore.
+func storeErr(cause error) error { return &fieldError{sentinel: ErrStore, cause: cause} }
 
 // readErr classifies an error from the frame reader: an inbound frame over
 // the limit is a protocol error, anything else the transport's.

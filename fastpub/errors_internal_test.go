@@ -22,7 +22,7 @@ import (
 var documentedSentinels = []error{
 	ErrInvalidURI, ErrNotConnected, ErrNotLoggedOn, ErrAlreadyConnected, ErrClosed,
 	ErrDisconnected, ErrConnect, ErrTimedOut, ErrBufferFull, ErrMessageTooLarge,
-	ErrInvalidTopic, ErrInvalidValue, ErrProtocol,
+	ErrInvalidTopic, ErrInvalidValue, ErrProtocol, ErrStore,
 	ErrAuthentication, ErrNameInUse, ErrDuplicateLogon, ErrLogonRequired, ErrNotEntitled,
 	ErrInvalidOptions, ErrInvalidMessageType, ErrMissingFields, ErrPublish, ErrCommand,
 	ErrPublishGap, ErrOutage,

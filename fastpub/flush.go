@@ -63,6 +63,9 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	}
 	seq := cl.Seq
 	copy(cl.Buf, msg)
+	if c.store != nil {
+		c.store.Append(c.seqBase+seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
+	}
 	c.ring.Commit(&cl)
 	if c.store != nil {
 		c.mu.Lock()

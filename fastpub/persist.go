@@ -171,7 +171,14 @@ func (c *Client) applyAcks(locked bool) {
 	if c.acks.flushes.Load() > 0 {
 		c.answerFreedFlushes(locked)
 	}
-	if err := c.store.Persisted(c.seqBase+c.ring.ReleasedSeq()-1, c.ring.Released()); err != nil {
+	// The first unpersisted frame starts at Released(); the store needs
+	// that position only for frames of this process (see store.Begin).
+	next := c.seqBase + c.ring.ReleasedSeq()
+	pos := uint64(0)
+	if next >= c.beginSeq {
+		pos = c.ring.Released()
+	}
+	if err := c.store.Persisted(next-1, pos); err != nil {
 		c.reportError(err)
 	}
 }

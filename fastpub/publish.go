@@ -295,6 +295,9 @@ func (c *Client) enqueue(ctx context.Context, op string, msg []byte, block bool)
 		return err
 	}
 	copy(cl.Buf, msg)
+	if c.store != nil {
+		c.store.Append(c.seqBase+cl.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
+	}
 	c.ring.Commit(&cl)
 	return nil
 }

@@ -28,6 +28,8 @@ type Stats struct {
 	Replayed     uint64            // frames sent again after reconnects, in all
 	LastReplay   uint64            // frames sent again after the last reconnect
 	Beats        uint64            // heartbeat beats sent in answer to the server
+	Recovered    uint64            // frames loaded from a durable store at the first logon (an earlier process's, to replay)
+	StoreLost    uint64            // sequence numbers a durable store had kept and could not recover (corrupt records)
 	FailedWrites map[string]uint64 // stored publishes refused in persisted acks, by reason ("" when the ack had none); nil when none
 }
 
@@ -40,6 +42,8 @@ type counters struct {
 	disconnects atomic.Uint64
 	reconnects  atomic.Uint64
 	beats       atomic.Uint64
+	recovered   atomic.Uint64
+	storeLost   atomic.Uint64
 
 	mu     sync.Mutex
 	failed map[string]uint64
@@ -72,6 +76,8 @@ func (c *Client) Stats() Stats {
 		Replayed:     c.counters.replayed.Load(),
 		LastReplay:   c.counters.lastReplay.Load(),
 		Beats:        c.counters.beats.Load(),
+		Recovered:    c.counters.recovered.Load(),
+		StoreLost:    c.counters.storeLost.Load(),
 	}
 	if c.store != nil {
 		st.BufferSize = c.store.Limits().Bytes

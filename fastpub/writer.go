@@ -85,6 +85,12 @@ func (c *Client) writeLoop(s *session) {
 		// Wait returns at once and each writev carries what they committed
 		// during the previous one: batches grow with the load by themselves.
 		segs, n := c.ring.Peek(w.segs[:0])
+		if c.store != nil {
+			// Every frame Peek has seen is appended to the store (Append
+			// comes before Commit): a durable store may sync up to here.
+			seq, pos := c.ring.Seen()
+			c.store.Committed(c.seqBase+seq, pos)
+		}
 		if n == 0 {
 			continue
 		}

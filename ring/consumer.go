@@ -417,3 +417,8 @@ func (r *Ring) SentUnreleased() uint64 {
 	}
 	return n
 }
+
+// Seen returns the frame count and stream position the consumer has seen
+// committed (its last Peek or Wait): every frame below seq is committed, and
+// frame seq starts at pos. Consumer only.
+func (r *Ring) Seen() (seq, pos uint64) { return r.nseq, r.cpos }

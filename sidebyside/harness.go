@@ -149,7 +149,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sink.Close()
+	sinkClosed := false
+	defer func() {
+		if !sinkClosed {
+			sink.Close()
+		}
+	}()
 	e := &env{sink: sink, network: cfg.Network, timeout: time.Duration(cfg.RunTimeout), batch: cfg.Batch}
 	deadline := res.Started.Add(time.Duration(cfg.MaxTime))
 	progress := func(format string, args ...any) {
@@ -232,6 +237,10 @@ rounds:
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	res.Summary = summarize(res)
+	sinkClosed = true
+	if err := sink.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("the sink: %w", err)
+	}
 	if runErr != nil {
 		return res, fmt.Errorf("sidebyside: %w", runErr)
 	}

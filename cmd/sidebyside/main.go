@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -58,6 +59,9 @@ func run(args []string) int {
 	maxTime := fs.Duration("max-time", time.Duration(d.MaxTime), "no run starts after this")
 	runTimeout := fs.Duration("run-timeout", time.Duration(d.RunTimeout), "each run's limit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

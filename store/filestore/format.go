@@ -1,0 +1,174 @@
+package filestore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// The on-disk format; FORMAT.md has the tables.
+const (
+	// Version is the format version this package writes and reads.
+	Version = 1
+
+	metaMagic  = 0x54535046 // "FPST"
+	segMagic   = 0x47535046 // "FPSG"
+	stateMagic = 0x41545346 // "FSTA"
+	recMagic   = 0xB1C7E5A3 // bytes A3 E5 C7 B1: rare in text, never zero
+	byteOrder  = 0x01020304 // written little-endian: 04 03 02 01
+
+	recHdr     = 20   // magic u32, crc u32, seq u64, len u32
+	segHdr     = 4096 // a segment file's header; the data follows
+	segHdrUsed = 28
+	metaFixed  = 28 // the meta file's fixed part before the name
+	maxName    = 1024
+	stateSlot  = 512 // slot i is at i*stateSlot
+	stateUsed  = 32
+	stateSize  = 2 * stateSlot
+
+	// maxRecord bounds a record's len field at recovery (a frame of the
+	// largest message fastpub allows, 1 GiB, and its prefix).
+	maxRecord = 1<<30 + 4096
+
+	metaName  = "meta"
+	stateName = "state"
+	lockName  = "lock"
+	segPrefix = "seg-"
+)
+
+var (
+	le        = binary.LittleEndian
+	castagoli = crc32.MakeTable(crc32.Castagnoli)
+	recMagicB = [4]byte{0xA3, 0xE5, 0xC7, 0xB1}
+)
+
+func segFile(idx uint64) string { return fmt.Sprintf("%s%016x", segPrefix, idx) }
+
+func parseSegFile(name string) (uint64, bool) {
+	if len(name) != len(segPrefix)+16 || name[:len(segPrefix)] != segPrefix {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range name[len(segPrefix):] {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// recCRC is the CRC32C of a record: over its logical offset, seq and len
+// (as the 20 bytes off u64 ‖ seq u64 ‖ len u32), then the frame bytes the
+// caller adds. The offset is not stored: it binds the record to its place.
+func recCRC(off, seq uint64, n uint32) uint32 {
+	var b [20]byte
+	le.PutUint64(b[0:], off)
+	le.PutUint64(b[8:], seq)
+	le.PutUint32(b[16:], n)
+	return crc32.Update(0, castagoli, b[:])
+}
+
+// encodeMeta returns the meta file's bytes.
+func encodeMeta(name string, segBytes uint64) []byte {
+	b := make([]byte, metaFixed+len(name)+4)
+	le.PutUint32(b[0:], metaMagic)
+	le.PutUint32(b[4:], Version)
+	le.PutUint32(b[8:], byteOrder)
+	le.PutUint32(b[12:], segHdr)
+	le.PutUint64(b[16:], segBytes)
+	le.PutUint32(b[24:], uint32(len(name)))
+	copy(b[metaFixed:], name)
+	le.PutUint32(b[metaFixed+len(name):], crc32.Checksum(b[:metaFixed+len(name)], castagoli))
+	return b
+}
+
+// decodeMeta parses a meta file: the error is errFormat, errVersion (with
+// the version found) or nil.
+func decodeMeta(b []byte) (name string, segBytes uint64, version uint32, err error) {
+	if len(b) < metaFixed+4 || le.Uint32(b[0:]) != metaMagic {
+		return "", 0, 0, errFormat("no meta magic")
+	}
+	if v := le.Uint32(b[4:]); v != Version {
+		return "", 0, v, errVersion
+	}
+	if le.Uint32(b[8:]) != byteOrder {
+		return "", 0, 0, errFormat("byte order mark")
+	}
+	n := le.Uint32(b[24:])
+	if n > maxName || int(n)+metaFixed+4 != len(b) {
+		return "", 0, 0, errFormat("name length")
+	}
+	if crc32.Checksum(b[:metaFixed+n], castagoli) != le.Uint32(b[metaFixed+n:]) {
+		return "", 0, 0, errFormat("meta checksum")
+	}
+	if le.Uint32(b[12:]) != segHdr {
+		return "", 0, 0, errFormat("segment header size")
+	}
+	segBytes = le.Uint64(b[16:])
+	if segBytes < minSegment || segBytes > maxSegment || segBytes&(segBytes-1) != 0 {
+		return "", 0, 0, errFormat("segment size")
+	}
+	return string(b[metaFixed : metaFixed+n]), segBytes, Version, nil
+}
+
+type formatErr string
+
+func (e formatErr) Error() string { return string(e) }
+
+func errFormat(s string) error { return formatErr(s) }
+
+var errVersion = formatErr("version")
+
+func encodeSegHdr(b []byte, idx, segBytes uint64) {
+	le.PutUint32(b[0:], segMagic)
+	le.PutUint32(b[4:], Version)
+	le.PutUint64(b[8:], idx)
+	le.PutUint64(b[16:], segBytes)
+	le.PutUint32(b[24:], crc32.Checksum(b[:24], castagoli))
+}
+
+func segHdrOK(b []byte, idx, segBytes uint64) bool {
+	return len(b) >= segHdrUsed && le.Uint32(b[0:]) == segMagic && le.Uint32(b[4:]) == Version &&
+		le.Uint64(b[8:]) == idx && le.Uint64(b[16:]) == segBytes &&
+		crc32.Checksum(b[:24], castagoli) == le.Uint32(b[24:])
+}
+
+// persistState is one slot of the state file.
+type persistState struct {
+	gen       uint64 // slot generation: the valid slot with the highest wins
+	persisted uint64 // the highest seq known persisted by the server
+	last      uint64 // the highest seq the store knows was used
+}
+
+func encodeState(b []byte, s persistState) {
+	le.PutUint32(b[0:], stateMagic)
+	le.PutUint64(b[4:], s.gen)
+	le.PutUint64(b[12:], s.persisted)
+	le.PutUint64(b[20:], s.last)
+	le.PutUint32(b[28:], crc32.Checksum(b[:28], castagoli))
+}
+
+func decodeState(b []byte) (persistState, bool) {
+	if len(b) < stateUsed || le.Uint32(b[0:]) != stateMagic || crc32.Checksum(b[:28], castagoli) != le.Uint32(b[28:]) {
+		return persistState{}, false
+	}
+	return persistState{gen: le.Uint64(b[4:]), persisted: le.Uint64(b[12:]), last: le.Uint64(b[20:])}, true
+}
+
+// bestState picks the valid slot with the highest generation of a state
+// file's bytes.
+func bestState(b []byte) (persistState, bool) {
+	var best persistState
+	found := false
+	for i := 0; i < 2 && len(b) >= i*stateSlot+stateUsed; i++ {
+		if s, ok := decodeState(b[i*stateSlot:]); ok && (!found || s.gen > best.gen) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}

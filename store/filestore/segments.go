@@ -1,0 +1,169 @@
+package filestore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// prepare creates this process's first segments at Open: enough for the
+// client's whole bound, reusing the empty files an earlier process left
+// where they fit.
+func (s *Store) prepare(created *[]string) error {
+	size := uint64(4)
+	for size < 2*s.ahead {
+		size <<= 1
+	}
+	s.tab.Store(&table{mask: size - 1, slots: make([]atomicSegment, size)})
+	reuse := map[uint64]*rseg{}
+	for _, rs := range s.reuse {
+		reuse[rs.idx] = rs
+	}
+	s.reuse = nil
+	for idx := s.lowIdx; idx < s.lowIdx+s.ahead; idx++ {
+		rs := reuse[idx]
+		delete(reuse, idx)
+		seg, err := s.createSeg(idx, rs)
+		if err != nil {
+			for _, rs := range reuse {
+				s.deleteRseg(rs)
+			}
+			return err
+		}
+		if rs == nil {
+			*created = append(*created, seg.path)
+		}
+		s.install(seg)
+	}
+	for _, rs := range reuse {
+		if err := s.deleteRseg(rs); err != nil {
+			return err
+		}
+	}
+	if s.opt.Durability != DurabilityNone {
+		if err := syncDir(s.dir); err != nil {
+			return newErr("sync", s.dir, nil, err)
+		}
+	}
+	return nil
+}
+
+// createSeg makes segment idx ready: a file (rs's, when reusing an empty
+// recovered one) allocated in full, its header written, mapped read-write.
+// On failure nothing it created is left.
+func (s *Store) createSeg(idx uint64, rs *rseg) (*segment, error) {
+	path := filepath.Join(s.dir, segFile(idx))
+	full := int64(segHdr + s.size)
+	var f *os.File
+	if rs != nil {
+		munmap(rs.m)
+		rs.m, rs.data = nil, nil
+		f = rs.f
+		s.files.Add(-1) // counted again below
+	} else {
+		var err error
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return nil, newErr("create", path, ErrNoSpace, err)
+			}
+			return nil, newErr("create", path, nil, err)
+		}
+	}
+	fail := func(op string, err error) (*segment, error) {
+		f.Close()
+		os.Remove(path)
+		var kind error
+		if errors.Is(err, syscall.ENOSPC) {
+			kind = ErrNoSpace
+		}
+		return nil, newErr(op, path, kind, err)
+	}
+	if err := fallocate(int(f.Fd()), 0, full); err != nil {
+		return fail("allocate", sysErr("fallocate", err))
+	}
+	var h [segHdrUsed]byte
+	encodeSegHdr(h[:], idx, s.size)
+	if _, err := f.WriteAt(h[:], 0); err != nil {
+		return fail("write", err)
+	}
+	m, err := mmap(f, int(full), true)
+	if err != nil {
+		return fail("map", err)
+	}
+	s.files.Add(1)
+	return &segment{idx: idx, path: path, f: f, m: m, data: m[segHdr:]}, nil
+}
+
+// install makes seg visible to the producers, growing the table when the
+// live segments would not fit.
+func (s *Store) install(seg *segment) {
+	t := s.tab.Load()
+	if seg.idx-s.lowIdx >= uint64(len(t.slots)) {
+		size := uint64(len(t.slots))
+		for seg.idx-s.lowIdx >= size {
+			size <<= 1
+		}
+		nt := &table{mask: size - 1, slots: make([]atomicSegment, size)}
+		for i := s.lowIdx; i < s.headIdx; i++ {
+			nt.slots[i&nt.mask].Store(t.slots[i&t.mask].Load())
+		}
+		s.tab.Store(nt)
+		t = nt
+	}
+	t.slots[seg.idx&t.mask].Store(seg)
+	s.headIdx = seg.idx + 1
+}
+
+func (s *Store) lookup(k uint64) *segment {
+	t := s.tab.Load()
+	if seg := t.slots[k&t.mask].Load(); seg != nil && seg.idx == k {
+		return seg
+	}
+	return nil
+}
+
+// dropSeg deletes own segment idx, all of whose records are persisted.
+func (s *Store) dropSeg(idx uint64) error {
+	t := s.tab.Load()
+	seg := t.slots[idx&t.mask].Load()
+	if seg == nil || seg.idx != idx {
+		return nil
+	}
+	t.slots[idx&t.mask].Store(nil)
+	munmap(seg.m)
+	seg.m, seg.data = nil, nil
+	seg.f.Close()
+	s.files.Add(-1)
+	if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return newErr("delete", seg.path, nil, err)
+	}
+	return nil
+}
+
+// release unmaps and closes everything (Open's failure path and Close).
+func (s *Store) release() {
+	if t := s.tab.Load(); t != nil {
+		for i := range t.slots {
+			if seg := t.slots[i].Load(); seg != nil {
+				t.slots[i].Store(nil)
+				munmap(seg.m)
+				seg.f.Close()
+			}
+		}
+	}
+	for _, rs := range append(s.rsegs, s.reuse...) {
+		if rs != nil && rs.f != nil {
+			munmap(rs.m)
+			rs.m, rs.data = nil, nil
+			rs.f.Close()
+		}
+	}
+	s.rsegs, s.reuse = nil, nil
+	if s.stateF != nil {
+		s.stateF.Close()
+	}
+	if s.lockF != nil {
+		s.lockF.Close() // releases the flock
+	}
+}

@@ -1,0 +1,69 @@
+package filestore
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// System calls the store makes through variables, so that tests can inject
+// faults (a full disk where a small tmpfs cannot be mounted).
+var (
+	// fallocate reserves [off, off+n) of fd's file: after it, writing a
+	// page of the mapping cannot fail for want of space (SIGBUS).
+	fallocate = func(fd int, off, n int64) error { return unix.Fallocate(fd, 0, off, n) }
+)
+
+// sysErr wraps a system error the os.NewSyscallError way, so that
+// errors.Is(err, syscall.ENOSPC) matches through it.
+func sysErr(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return os.NewSyscallError(name, err)
+}
+
+func mmap(f *os.File, size int, write bool) ([]byte, error) {
+	prot := unix.PROT_READ
+	flags := unix.MAP_SHARED
+	if write {
+		prot |= unix.PROT_WRITE
+		flags |= unix.MAP_POPULATE
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, size, prot, flags)
+	return b, sysErr("mmap", err)
+}
+
+func munmap(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return sysErr("munmap", unix.Munmap(b))
+}
+
+// msync flushes m[from:to) (offsets in the mapping) to disk, rounding from
+// down to a page.
+func msync(m []byte, from, to uint64) error {
+	if to <= from {
+		return nil
+	}
+	from &^= uint64(pageSize - 1)
+	return sysErr("msync", unix.Msync(m[from:to], unix.MS_SYNC))
+}
+
+var pageSize = os.Getpagesize()
+
+func fdatasync(f *os.File) error { return sysErr("fdatasync", unix.Fdatasync(int(f.Fd()))) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return sysErr("fsync", unix.Fsync(int(d.Fd())))
+}
+
+func flock(f *os.File) error {
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+}

@@ -392,3 +392,30 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasuredRenders: the README's measurement (testdata/measured.json,
+// the -json output of the full run) still loads, its summary is what the
+// raw runs give, and it renders.
+func TestMeasuredRenders(t *testing.T) {
+	b, err := os.ReadFile("testdata/measured.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	again := summarize(&res)
+	x, _ := json.Marshal(again)
+	y, _ := json.Marshal(res.Summary)
+	if !bytes.Equal(x, y) {
+		t.Fatalf("the summary of the stored runs differs from the stored summary:\n%s\n%s", x, y)
+	}
+	var md bytes.Buffer
+	if err := res.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(md.String(), "\n| "); n != 3+12+3+9 { // 3 header rows, 12 throughput, 3 ratio, 9 latency
+		t.Fatalf("%d table rows:\n%s", n, md.String())
+	}
+}

@@ -5,6 +5,7 @@
 //	go run ./cmd/sidebyside            # the full measurement, about 2 minutes (at most 4)
 //	go run ./cmd/sidebyside -quick     # under 20 seconds
 //	go run ./cmd/sidebyside -json      # every run and the summary as JSON
+//	go run ./cmd/sidebyside -from r.json   # the tables of a saved -json output
 //	go run ./cmd/sidebyside -h         # the flags
 //
 // See package sidebyside for what each row means and how CPU is measured.
@@ -12,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +45,7 @@ func run(args []string) int {
 	quick := fs.Bool("quick", false, "a short run (1 round, 200,000 messages, 0.5 s latency runs: under 20 s); other flags override it")
 	asJSON := fs.Bool("json", false, "print every run and the summary as JSON instead of markdown")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	from := fs.String("from", "", "measure nothing: print the tables of a saved -json output")
 	rounds := fs.Int("rounds", d.Rounds, "rounds; every row runs once per round")
 	messages := fs.String("messages", strconv.Itoa(d.Messages), "messages per throughput run (k and M suffixes)")
 	sizes := fs.String("sizes", ints(d.Sizes), "payload sizes in bytes, throughput rows")
@@ -67,6 +70,9 @@ func run(args []string) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "sidebyside: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	if *from != "" {
+		return render(*from, *asJSON)
 	}
 	cfg := d
 	if *quick {
@@ -130,6 +136,26 @@ func run(args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func render(path string, asJSON bool) int {
+	b, err := os.ReadFile(path)
+	var res sidebyside.Results
+	if err == nil {
+		err = json.Unmarshal(b, &res)
+	}
+	if err == nil {
+		if asJSON {
+			err = res.WriteJSON(os.Stdout)
+		} else {
+			err = res.WriteMarkdown(os.Stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		return 1
 	}
 	return 0

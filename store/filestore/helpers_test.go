@@ -177,3 +177,52 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 var _ = fmt.Sprint
+
+// recOff is the logical offset of frame seq's record in a store whose
+// stream began at l0 (0 for a new store).
+func (st *stream) recOff(l0, seq uint64) uint64 {
+	return l0 + st.posOf(seq) - st.pos0 + recHdr*(seq-st.seq0)
+}
+
+// fileAt returns the segment file and the file offset of logical offset o.
+func fileAt(dir string, o uint64, segBytes uint64) (string, int64) {
+	return segPath(dir, o/segBytes), int64(segHdr + o%segBytes)
+}
+
+// patch overwrites the bytes at logical offset o with b.
+func patch(t testing.TB, dir string, o uint64, b []byte) {
+	t.Helper()
+	for len(b) > 0 {
+		path, off := fileAt(dir, o, MinSegmentBytes)
+		n := min(uint64(len(b)), MinSegmentBytes-o%MinSegmentBytes)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(b[:n], off); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		b, o = b[n:], o+n
+	}
+}
+
+// writeStore writes frames [seq0, seq0+n) into a new store in dir (from 4
+// goroutines) and closes it; skip lists frames claimed and never appended.
+func writeStore(t testing.TB, dir string, seq0 uint64, n int, skip map[uint64]bool) *stream {
+	t.Helper()
+	s := mustOpen(t, dir, small())
+	recoverAll(t, s)
+	st := newStream(s, seq0, 0)
+	for range n {
+		seq, pos, size := st.claim()
+		if !skip[seq] {
+			s.Append(seq, pos, makeFrame(seq, size))
+		}
+	}
+	s.Committed(st.next, st.pos)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

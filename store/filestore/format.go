@@ -66,11 +66,20 @@ func parseSegFile(name string) (uint64, bool) {
 // (as the 20 bytes off u64 ‖ seq u64 ‖ len u32), then the frame bytes the
 // caller adds. The offset is not stored: it binds the record to its place.
 func recCRC(off, seq uint64, n uint32) uint32 {
-	var b [20]byte
-	le.PutUint64(b[0:], off)
-	le.PutUint64(b[8:], seq)
-	le.PutUint32(b[16:], n)
-	return crc32.Update(0, castagoli, b[:])
+	// Byte at a time from the integers: a stack array handed to
+	// crc32.Update would escape (it dispatches through a function value),
+	// and Append must not allocate.
+	crc := ^uint32(0)
+	for i := 0; i < 64; i += 8 {
+		crc = castagoli[byte(crc)^byte(off>>i)] ^ crc>>8
+	}
+	for i := 0; i < 64; i += 8 {
+		crc = castagoli[byte(crc)^byte(seq>>i)] ^ crc>>8
+	}
+	for i := 0; i < 32; i += 8 {
+		crc = castagoli[byte(crc)^byte(n>>i)] ^ crc>>8
+	}
+	return ^crc
 }
 
 // encodeMeta returns the meta file's bytes.

@@ -301,9 +301,9 @@ func (s *Store) writeState(sync bool) error {
 		return nil
 	}
 	next := persistState{gen: s.state.gen + 1, persisted: max(p, s.state.persisted), last: max(last, s.state.last)}
-	var b [stateUsed]byte
-	encodeState(b[:], next)
-	if _, err := s.stateF.WriteAt(b[:], int64(s.slot*stateSlot)); err != nil {
+	b := s.stateBuf[:]
+	encodeState(b, next)
+	if _, err := s.stateF.WriteAt(b, int64(s.slot*stateSlot)); err != nil {
 		return newErr("write", s.stateF.Name(), nil, err)
 	}
 	if sync {

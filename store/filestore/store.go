@@ -91,6 +91,7 @@ type Store struct {
 	synced    uint64 // logical offset flushed through
 	dirtyAt   time.Time
 	state     persistState // as last written
+	stateBuf  [stateUsed]byte
 	stateAt   time.Time
 	slot      int
 	lastErr   string

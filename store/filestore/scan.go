@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"bytes"
+	"math"
 	"hash/crc32"
 	"os"
 
@@ -109,7 +110,7 @@ func (sc *scanner) validAt(r *run, o, end, after uint64) (seq uint64, n uint32, 
 	}
 	n = le.Uint32(h[16:])
 	seq = le.Uint64(h[8:])
-	if n > maxRecord || o+recHdr+uint64(n) > end || seq == 0 || seq <= after {
+	if n > maxRecord || o+recHdr+uint64(n) > end || seq == 0 || seq == math.MaxUint64 || seq <= after {
 		return 0, 0, false
 	}
 	if sc.crc(r, recCRC(o, seq, n), o+recHdr, uint64(n)) != le.Uint32(h[4:]) {

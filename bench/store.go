@@ -27,25 +27,37 @@ const roundTimeout = 5 * time.Minute
 type Publisher struct {
 	Server *ampstest.Server
 	Client *fastpub.Client
-	store  *store.Memory
+	store  store.Store
 }
 
 // NewPublisher starts a test server configured by cfg and a client named
 // name logged on to it: with a memory store bounded by *limits, or without a
 // store (the send buffer is then bufSize, as in Publish) when limits is nil.
 func NewPublisher(name string, cfg ampstest.Config, limits *store.Limits) (*Publisher, error) {
-	srv, err := ampstest.StartTCP(cfg)
+	if limits == nil {
+		return NewStorePublisher(name, cfg, nil)
+	}
+	m, err := store.NewMemory(*limits)
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{Server: srv}
-	opts := []fastpub.Option{fastpub.WithBufferSize(bufSize)}
-	if limits != nil {
-		if p.store, err = store.NewMemory(*limits); err != nil {
-			srv.Close()
-			return nil, err
+	return NewStorePublisher(name, cfg, m)
+}
+
+// NewStorePublisher is NewPublisher with the store st (nil: none); the
+// client closes it.
+func NewStorePublisher(name string, cfg ampstest.Config, st store.Store) (*Publisher, error) {
+	srv, err := ampstest.StartTCP(cfg)
+	if err != nil {
+		if st != nil {
+			st.Close()
 		}
-		opts = append(opts, fastpub.WithStore(p.store))
+		return nil, err
+	}
+	p := &Publisher{Server: srv, store: st}
+	opts := []fastpub.Option{fastpub.WithBufferSize(bufSize)}
+	if st != nil {
+		opts = append(opts, fastpub.WithStore(st))
 	}
 	if p.Client, err = fastpub.NewClient(name, opts...); err != nil {
 		srv.Close()
@@ -126,13 +138,29 @@ func (p StorePair) Ratio() float64 { return p.On.Rate() / p.Off.Rate() }
 // round and with false just after it (a benchmark's StartTimer and
 // StopTimer).
 func StoreSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.Config, limits store.Limits, timing func(on bool)) ([]StorePair, error) {
+	return PairSideBySide(topic, payloadSize, frames, rounds, cfg,
+		func() (store.Store, error) { return nil, nil },
+		func() (store.Store, error) { return store.NewMemory(limits) }, timing)
+}
+
+// PairSideBySide is StoreSideBySide for any two stores: "off" gets the
+// store offStore makes, "on" the one onStore makes (either may make nil:
+// no store). Each side is one client on a test server of its own.
+func PairSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.Config, offStore, onStore func() (store.Store, error), timing func(on bool)) ([]StorePair, error) {
 	rounds = max(min(rounds, frames), 1)
-	off, err := NewPublisher("bench-store-off", cfg, nil)
+	mk := func(name string, f func() (store.Store, error)) (*Publisher, error) {
+		st, err := f()
+		if err != nil {
+			return nil, err
+		}
+		return NewStorePublisher(name, cfg, st)
+	}
+	off, err := mk("bench-store-off", offStore)
 	if err != nil {
 		return nil, err
 	}
 	defer off.Close()
-	on, err := NewPublisher("bench-store-on", cfg, &limits)
+	on, err := mk("bench-store-on", onStore)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +176,7 @@ func StoreSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest
 		for k := 0; k < 2; k++ {
 			if (k == 0) == (r%2 == 0) {
 				if pair.Off, err = off.Round(topic, payload, n); err != nil {
-					return nil, fmt.Errorf("store off: %w", err)
+					return nil, fmt.Errorf("off: %w", err)
 				}
 				continue
 			}
@@ -160,7 +188,7 @@ func StoreSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest
 				timing(false)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("store on: %w", err)
+				return nil, fmt.Errorf("on: %w", err)
 			}
 		}
 		pairs = append(pairs, pair)

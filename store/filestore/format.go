@@ -66,21 +66,35 @@ func parseSegFile(name string) (uint64, bool) {
 // (as the 20 bytes off u64 ‖ seq u64 ‖ len u32), then the frame bytes the
 // caller adds. The offset is not stored: it binds the record to its place.
 func recCRC(off, seq uint64, n uint32) uint32 {
-	// Byte at a time from the integers: a stack array handed to
+	// Slicing-by-8 from the integers: a stack array handed to
 	// crc32.Update would escape (it dispatches through a function value),
 	// and Append must not allocate.
-	crc := ^uint32(0)
-	for i := 0; i < 64; i += 8 {
-		crc = castagoli[byte(crc)^byte(off>>i)] ^ crc>>8
-	}
-	for i := 0; i < 64; i += 8 {
-		crc = castagoli[byte(crc)^byte(seq>>i)] ^ crc>>8
-	}
-	for i := 0; i < 32; i += 8 {
-		crc = castagoli[byte(crc)^byte(n>>i)] ^ crc>>8
-	}
+	t := &slicing
+	crc := ^uint32(0) ^ uint32(off)
+	hi := uint32(off >> 32)
+	crc = t[7][byte(crc)] ^ t[6][byte(crc>>8)] ^ t[5][byte(crc>>16)] ^ t[4][crc>>24] ^
+		t[3][byte(hi)] ^ t[2][byte(hi>>8)] ^ t[1][byte(hi>>16)] ^ t[0][hi>>24]
+	crc ^= uint32(seq)
+	hi = uint32(seq >> 32)
+	crc = t[7][byte(crc)] ^ t[6][byte(crc>>8)] ^ t[5][byte(crc>>16)] ^ t[4][crc>>24] ^
+		t[3][byte(hi)] ^ t[2][byte(hi>>8)] ^ t[1][byte(hi>>16)] ^ t[0][hi>>24]
+	crc ^= n
+	crc = t[3][byte(crc)] ^ t[2][byte(crc>>8)] ^ t[1][byte(crc>>16)] ^ t[0][crc>>24]
 	return ^crc
 }
+
+// slicing holds the CRC32C tables of slicing-by-8: slicing[0] is the
+// byte-at-a-time table, slicing[k][b] the CRC of b followed by k zero bytes.
+var slicing = func() (t [8][256]uint32) {
+	t[0] = *castagoli
+	for k := 1; k < 8; k++ {
+		for i := range 256 {
+			v := t[k-1][i]
+			t[k][i] = v>>8 ^ t[0][byte(v)]
+		}
+	}
+	return t
+}()
 
 // encodeMeta returns the meta file's bytes.
 func encodeMeta(name string, segBytes uint64) []byte {

@@ -87,7 +87,12 @@ func (s *Store) Append(seq, pos uint64, frame []byte) {
 		return
 	}
 	if off == 0 || off+n > s.size {
-		s.kick() // entering a segment: the background may prepare the next
+		// Entering a segment (once per segment): the background prepares
+		// the next.
+		last := (o + n - 1) >> s.shift
+		for old := s.entered.Load(); last > old && !s.entered.CompareAndSwap(old, last); old = s.entered.Load() {
+		}
+		s.kick()
 	}
 	if s.opt.Durability == DurabilityEveryPublish {
 		s.flush(o, n)
@@ -339,8 +344,52 @@ func (s *Store) loop() {
 		s.mu.Lock()
 		next := s.maintain(time.Now())
 		s.mu.Unlock()
+		for s.prefaultStep() {
+			select {
+			case <-s.stop:
+				return
+			case <-s.wake:
+				s.mu.Lock()
+				next = s.maintain(time.Now())
+				s.mu.Unlock()
+			default:
+			}
+		}
 		t.Reset(next)
 	}
+}
+
+// prefaultChunk is how much prefaultStep maps at a time.
+const prefaultChunk = 1 << 20
+
+// prefaultStep prefaults the next chunk of the segments up to the one after
+// the producers' current one, and reports whether there is more to do.
+// Only the loop goroutine maps, installs and drops own segments after
+// Open, so it reads them here without the lock.
+func (s *Store) prefaultStep() bool {
+	if s.noPrefault {
+		return false
+	}
+	if s.pfIdx < s.lowIdx {
+		s.pfIdx, s.pfOff = s.lowIdx, 0
+	}
+	target := max(s.entered.Load(), s.l0>>s.shift) + 1
+	if s.pfIdx > target {
+		return false
+	}
+	seg := s.lookup(s.pfIdx)
+	if seg == nil {
+		return false
+	}
+	c := min(uint64(prefaultChunk), s.size-s.pfOff)
+	if !prefault(seg.data[s.pfOff : s.pfOff+c]) {
+		s.noPrefault = true
+		return false
+	}
+	if s.pfOff += c; s.pfOff == s.size {
+		s.pfIdx, s.pfOff = s.pfIdx+1, 0
+	}
+	return true
 }
 
 // maintain does the background work due now and returns when to look

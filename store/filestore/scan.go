@@ -2,8 +2,8 @@ package filestore
 
 import (
 	"bytes"
-	"math"
 	"hash/crc32"
+	"math"
 	"os"
 
 	"github.com/fastpub/fastpub/store"

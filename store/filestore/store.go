@@ -67,6 +67,7 @@ type Store struct {
 	armed      atomic.Bool
 	pseq, plow atomic.Uint64
 	need       atomic.Uint64 // 1 + the highest segment a producer waits for
+	entered    atomic.Uint64 // the highest segment a producer has entered
 	nextRecMax atomic.Uint64 // maxSeq of the first recovered segment, 0 if none
 
 	durable, syncs, waits, bgErrs atomic.Uint64
@@ -98,6 +99,10 @@ type Store struct {
 	bgErr     error
 	tornBytes int64
 	reuse     []*rseg // empty recovered files where this process starts
+
+	// The loop goroutine's own: the next chunk to prefault.
+	pfIdx, pfOff uint64
+	noPrefault   bool // prefault unsupported
 }
 
 var _ store.Store = (*Store)(nil)

@@ -25,11 +25,10 @@ func sysErr(name string, err error) error {
 
 func mmap(f *os.File, size int, write bool) ([]byte, error) {
 	prot := unix.PROT_READ
-	flags := unix.MAP_SHARED
 	if write {
 		prot |= unix.PROT_WRITE
-		flags |= unix.MAP_POPULATE
 	}
+	flags := unix.MAP_SHARED
 	b, err := unix.Mmap(int(f.Fd()), 0, size, prot, flags)
 	return b, sysErr("mmap", err)
 }
@@ -66,4 +65,11 @@ func syncDir(dir string) error {
 
 func flock(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+}
+
+// prefault maps b's pages writable ahead of the producers, so that their
+// first write to a page does not fault (MADV_POPULATE_WRITE, Linux 5.14).
+// It reports false where the kernel does not have it.
+func prefault(b []byte) bool {
+	return unix.Madvise(b, unix.MADV_POPULATE_WRITE) != unix.EINVAL
 }

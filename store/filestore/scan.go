@@ -20,7 +20,13 @@ type rseg struct {
 	maxSeq  uint64 // the highest seq of a record overlapping it
 	nonzero bool   // it holds a record or non-zero bytes
 	full    bool   // the file has its whole size and a valid header
+	ext     []extent
 }
+
+// extent is a range of a segment's data, relative to its start, that may
+// hold bytes other than zeros; the rest is holes (SEEK_DATA), read as
+// zeros without being read.
+type extent struct{ a, b uint64 }
 
 // run is a stretch of segment files with consecutive indices: logical
 // bytes read across its files as one.
@@ -119,25 +125,45 @@ func (sc *scanner) validAt(r *run, o, end, after uint64) (seq uint64, n uint32, 
 	return seq, n, true
 }
 
+// dataSpan returns the first stretch [a, b) at or after o, within one
+// segment and before end, that is not a hole; a == end if none.
+func (sc *scanner) dataSpan(r *run, o, end uint64) (a, b uint64) {
+	for o < end {
+		k := o >> sc.shift
+		base := k << sc.shift
+		for _, e := range r.segs[k-r.first].ext {
+			if o-base < e.b {
+				a, b = max(o, base+e.a), min(base+e.b, end)
+				if a < b {
+					return a, b
+				}
+			}
+		}
+		o = base + sc.size
+	}
+	return end, end
+}
+
 // nextMagic returns the first offset in [from, end) where the record magic
 // starts, or end.
 func (sc *scanner) nextMagic(r *run, from, end uint64) uint64 {
 	for from+4 <= end {
-		k := from >> sc.shift
-		segEnd := min((k+1)<<sc.shift, end)
-		p := sc.piece(r, from, segEnd-from)
-		if i := bytes.Index(p, recMagicB[:]); i >= 0 {
-			return from + uint64(i)
+		a, b := sc.dataSpan(r, from, end)
+		if a >= end {
+			break
+		}
+		if i := bytes.Index(sc.piece(r, a, b-a), recMagicB[:]); i >= 0 {
+			return a + uint64(i)
 		}
 		// The magic may straddle into the next segment.
-		for q := max(from, segEnd-3); q < segEnd && q+4 <= end; q++ {
-			var b [4]byte
-			sc.read(r, q, b[:])
-			if b == recMagicB {
+		for q := max(a, b-min(b, 3)); q < b && q+4 <= end; q++ {
+			var m [4]byte
+			sc.read(r, q, m[:])
+			if m == recMagicB {
 				return q
 			}
 		}
-		from = segEnd
+		from = b
 	}
 	return end
 }
@@ -149,13 +175,16 @@ var zeros [4096]byte
 // reaches past a.
 func (sc *scanner) region(r *run, a, b uint64) (nonzero bool, reach int64) {
 	for o := a; o < b; {
-		p := sc.piece(r, o, b-o)
-		if last := lastNonZero(p); last >= 0 {
-			r.segs[(o>>sc.shift)-r.first].nonzero = true
-			nonzero = true
-			reach = int64(o-a) + int64(last) + 1
+		x, y := sc.dataSpan(r, o, b)
+		if x >= b {
+			break
 		}
-		o += uint64(len(p))
+		if last := lastNonZero(sc.piece(r, x, y-x)); last >= 0 {
+			r.segs[(x>>sc.shift)-r.first].nonzero = true
+			nonzero = true
+			reach = int64(x-a) + int64(last) + 1
+		}
+		o = y
 	}
 	return nonzero, reach
 }

@@ -314,6 +314,7 @@ func (s *Store) recoverSegments(idxs []uint64, st persistState) error {
 			return newErr("map", path, nil, err)
 		}
 		rs.data = rs.m[segHdr:]
+		rs.ext = dataExtents(f, segHdr, full)
 		rs.full = fi.Size() >= full && segHdrOK(rs.m, idx, s.size)
 		if n := len(sc.runs); n > 0 && sc.runs[n-1].first+uint64(len(sc.runs[n-1].segs)) == idx {
 			sc.runs[n-1].segs = append(sc.runs[n-1].segs, rs)

@@ -73,3 +73,27 @@ func flock(f *os.File) error {
 func prefault(b []byte) bool {
 	return unix.Madvise(b, unix.MADV_POPULATE_WRITE) != unix.EINVAL
 }
+
+// dataExtents lists the stretches of f's [from, to) that are not holes,
+// relative to from (SEEK_DATA and SEEK_HOLE). A file system that cannot
+// tell says all of it: holes only ever make the scan skip zeros.
+func dataExtents(f *os.File, from, to int64) []extent {
+	fd := int(f.Fd())
+	var out []extent
+	for off := from; off < to; {
+		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO || (err == nil && d >= to) {
+			break
+		}
+		if err != nil {
+			return []extent{{0, uint64(to - from)}}
+		}
+		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+		if err != nil || h > to {
+			h = to
+		}
+		out = append(out, extent{uint64(max(d, from) - from), uint64(h - from)})
+		off = h
+	}
+	return out
+}

@@ -199,11 +199,11 @@ func (s *Store) advanceDurable(v uint64) {
 
 // Persisted records that the server persisted every sequence number up to
 // seq (pos: where frame seq+1 starts, or 0 for a frame of an earlier
-// process). The store's goroutine deletes the segments that holds nothing
+// process). The store's goroutine deletes the segments that hold nothing
 // else and writes the persisted state; Persisted itself only stores two
 // numbers, and wakes that goroutine when a segment is freed. It returns
-// ErrClosed after Close, and the last background error (once) if writing
-// the persisted state failed.
+// ErrClosed after Close, nil otherwise: the goroutine's failures go to
+// Options.OnError and are retried.
 func (s *Store) Persisted(seq, pos uint64) error {
 	if s.st.Load() == stClosed {
 		return newErr("persisted", s.dir, ErrClosed, nil)

@@ -73,6 +73,9 @@ func params(r *Report) [][2]string {
 	if wl.StoreBytes > 0 {
 		rows = append(rows, [2]string{"store", wl.storeText(r.Resilience)})
 	}
+	if st := r.Store; st != nil {
+		rows = append(rows, [2]string{"store disk", st.DiskText()}, [2]string{"durable", st.DurableText()}, [2]string{"recovery", st.RecoveryText()})
+	}
 	if rs := r.Resilience; rs != nil {
 		rows = append(rows, [2]string{"reconnects", rs.ReconnectText()}, [2]string{"failed writes", rs.FailedLine()})
 	}

@@ -191,6 +191,15 @@ func Merge(reports []*Report, logs []*Log) (*Report, error) {
 		out.Resilience.add(r.Resilience, r.Run, float64(r.StartUnixMs-span0)/1000)
 		out.Workload.Reconnect = out.Workload.Reconnect || r.Workload.Reconnect
 	}
+	for _, r := range reports {
+		if r.Store == nil {
+			continue
+		}
+		if out.Store == nil {
+			out.Store = &Store{}
+		}
+		out.Store.add(r.Store)
+	}
 	if rs := out.Resilience; rs != nil {
 		slices.SortStableFunc(rs.Events, func(a, b Event) int {
 			switch {

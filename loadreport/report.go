@@ -65,6 +65,10 @@ type Report struct {
 	// with neither.
 	Resilience *Resilience `json:"resilience,omitempty"`
 
+	// Store is what the file stores (--store) did, all connections'
+	// together; nil with the memory store or none.
+	Store *Store `json:"store,omitempty"`
+
 	Runtime Runtime `json:"runtime"`
 	Machine Machine `json:"machine"`
 
@@ -111,10 +115,19 @@ type Workload struct {
 	BufferSize    int     `json:"buffer_bytes"` // the send buffer; with a store, its Limits.Bytes
 	// StoreBytes and StoreMessages are the memory store's limits
 	// (--ack persisted), 0 without a store.
-	StoreBytes    int     `json:"store_bytes,omitempty"`
-	StoreMessages int     `json:"store_messages,omitempty"`
-	Reconnect     bool    `json:"reconnect"`  // the client reconnects by itself (WithReconnect)
-	Interval      float64 `json:"interval_s"` // progress, timeline and interval-log period
+	StoreBytes    int `json:"store_bytes,omitempty"`
+	StoreMessages int `json:"store_messages,omitempty"`
+	// StoreKind is "memory" or "file" (--store) with --ack persisted, ""
+	// without a store. A file store's directory (each connection's store
+	// is StoreDir/<client name>), durability mode and group-commit pacing
+	// follow; they are empty or 0 otherwise.
+	StoreKind    string  `json:"store_kind,omitempty"`
+	StoreDir     string  `json:"store_dir,omitempty"`
+	Durability   string  `json:"durability,omitempty"`      // none, group, every-publish
+	SyncInterval float64 `json:"sync_interval_s,omitempty"` // group
+	SyncBytes    int     `json:"sync_bytes,omitempty"`      // group
+	Reconnect    bool    `json:"reconnect"`                 // the client reconnects by itself (WithReconnect)
+	Interval     float64 `json:"interval_s"`                // progress, timeline and interval-log period
 }
 
 // Latency holds every latency kind. Wire is the headline: due time → the

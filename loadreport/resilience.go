@@ -111,6 +111,9 @@ func (r *Resilience) failedText() string {
 func (wl *Workload) storeText(r *Resilience) string {
 	s := fmt.Sprintf("memory store, %s / %s messages: every publish carries a sequence number and asks for a persisted ack; flushes wait until the server has persisted everything before them",
 		IBytes(uint64(wl.StoreBytes)), Commas(uint64(wl.StoreMessages)))
+	if wl.StoreKind == "file" {
+		s = wl.fileStoreText()
+	}
 	if r != nil {
 		s += fmt.Sprintf("; %s frame(s) unpersisted at the end", Commas(r.Unpersisted))
 	}

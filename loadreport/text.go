@@ -91,6 +91,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if wl.StoreBytes > 0 {
 		line("store", "%s", wl.storeText(r.Resilience))
 	}
+	if st := r.Store; st != nil {
+		line("store disk", "%s", st.DiskText())
+		line("durable", "%s", st.DurableText())
+		line("recovery", "%s", st.RecoveryText())
+	}
 	if rs := r.Resilience; rs != nil {
 		line("reconnects", "%s", rs.ReconnectText())
 		line("failed", "%s", rs.FailedLine())
@@ -177,6 +182,9 @@ func (wl *Workload) line2() string {
 	buffer := "buffer " + IBytes(uint64(wl.BufferSize))
 	if wl.StoreBytes > 0 {
 		buffer = "store " + IBytes(uint64(wl.StoreBytes)) + " / " + Commas(uint64(wl.StoreMessages)) + " messages"
+		if wl.StoreKind == "file" {
+			buffer = "file store (durability " + wl.Durability + ") " + IBytes(uint64(wl.StoreBytes)) + " / " + Commas(uint64(wl.StoreMessages)) + " messages"
+		}
 	}
 	if wl.Reconnect {
 		buffer += ", reconnect on"

@@ -14,6 +14,7 @@ import (
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/fastpub"
 	"github.com/fastpub/fastpub/store"
+	"github.com/fastpub/fastpub/store/filestore"
 )
 
 // Defaults. The usage text and the package doc quote them.
@@ -34,6 +35,11 @@ const (
 	maxVerifyCells    = 1 << 22   // producers × topics the verifier tracks (8 bytes each)
 	maxPayload        = fastpub.DefaultMaxMessageSize - 1024
 )
+
+// defaultStoreClientName is the client name prefix with --store and no
+// --client-name: the same in every run, so that a restarted loadgen finds
+// its stores (--store/loadgen-0, …) and resumes them.
+const defaultStoreClientName = "loadgen"
 
 // errUsage marks a command-line mistake: run prints it with a usage hint and
 // exits with status 2.
@@ -140,9 +146,14 @@ type config struct {
 	api        apiMode
 	bufferSize int
 
-	// The memory store (--ack persisted).
+	// The publish store (--ack persisted): the memory store, or with
+	// --store a file store per connection in storeDir/<client name>.
 	storeBytes    int
 	storeMessages int
+	storeDir      string
+	durability    filestore.Durability
+	syncInterval  time.Duration // --durability group
+	syncBytes     int
 
 	// Output.
 	json     bool
@@ -180,6 +191,8 @@ func defaultConfig() config {
 		bufferSize:     fastpub.DefaultBufferSize,
 		storeBytes:     store.DefaultBytes,
 		storeMessages:  store.DefaultMessages,
+		syncInterval:   filestore.DefaultSyncInterval,
+		syncBytes:      filestore.DefaultSyncBytes,
 		histUnit:       "us",
 		interval:       defaultInterval,
 		verifyTimeout:  defaultVerifyTimeout,
@@ -239,6 +252,8 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 		storeM: strconv.Itoa(c.storeMessages),
 		ack:    c.ack.String(),
 		api:    c.api.String(),
+		dur:    c.durability.String(),
+		syncB:  strconv.Itoa(c.syncBytes),
 	}
 	fs.Var(uriList{c}, "uri", "")
 	fs.BoolVar(&c.reconnect, "reconnect", c.reconnect, "")
@@ -268,6 +283,10 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.StringVar(&r.buffer, "buffer", r.buffer, "")
 	fs.StringVar(&r.storeB, "store-bytes", r.storeB, "")
 	fs.StringVar(&r.storeM, "store-messages", r.storeM, "")
+	fs.StringVar(&c.storeDir, "store", c.storeDir, "")
+	fs.StringVar(&r.dur, "durability", r.dur, "")
+	fs.DurationVar(&c.syncInterval, "sync-interval", c.syncInterval, "")
+	fs.StringVar(&r.syncB, "sync-bytes", r.syncB, "")
 
 	fs.BoolVar(&c.json, "json", c.json, "")
 	fs.StringVar(&c.histFile, "hist", c.histFile, "")
@@ -291,7 +310,7 @@ func (c *config) flagSet(output io.Writer) (*flag.FlagSet, *rawFlags) {
 // rawFlags holds the flags whose syntax is richer than the flag package's
 // (suffixes, enumerations); validate converts them.
 type rawFlags struct {
-	count, rate, size, buffer, symbols, ack, api, flushEvery, spin, storeB, storeM string
+	count, rate, size, buffer, symbols, ack, api, flushEvery, spin, storeB, storeM, dur, syncB string
 }
 
 // parseFlags parses the load-run command line. It never exits: -h returns
@@ -379,6 +398,22 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 			return usageErrf("flush-every", "must be at least 1")
 		}
 	}
+	if c.syncBytes, err = parseSize(r.syncB); err != nil {
+		return usageErrf("sync-bytes", "%v", err)
+	}
+	switch r.dur {
+	case "none":
+		c.durability = filestore.DurabilityNone
+	case "group":
+		c.durability = filestore.DurabilityGroup
+	case "every-publish":
+		c.durability = filestore.DurabilityEveryPublish
+	default:
+		return usageErrf("durability", "%q: want none, group or every-publish", r.dur)
+	}
+	if c.storeDir != "" && !set["ack"] {
+		r.ack = "persisted" // --store implies --ack persisted
+	}
 	switch r.ack {
 	case "none":
 		c.ack = ackNone
@@ -416,6 +451,32 @@ func (c *config) apply(r *rawFlags, set map[string]bool) error {
 	}
 	if len(c.failover) > 0 {
 		c.reconnect = true // several servers: fail over between them
+	}
+	if set["store"] && c.storeDir == "" {
+		return usageErrf("store", "needs a directory")
+	}
+	if c.storeDir != "" && c.ack != ackPersisted {
+		return usageErrf("store", "keeps the publishes of --ack persisted until the server persists them: with --ack %s there is nothing to keep (--store implies --ack persisted: leave --ack out)", c.ack)
+	}
+	if c.storeDir == "" {
+		for _, f := range []string{"durability", "sync-interval", "sync-bytes"} {
+			if set[f] {
+				return usageErrf(f, "is a file store's setting: add --store DIR")
+			}
+		}
+	} else {
+		if c.durability != filestore.DurabilityGroup {
+			for _, f := range []string{"sync-interval", "sync-bytes"} {
+				if set[f] {
+					return usageErrf(f, "paces the group commit: add --durability group")
+				}
+			}
+		}
+		if !set["client-name"] {
+			// A file store belongs to one client name, and a restarted
+			// loadgen resumes it only under the same name: stable names.
+			c.clientName = defaultStoreClientName
+		}
 	}
 	if c.ack != ackPersisted {
 		for _, f := range []string{"store-bytes", "store-messages"} {
@@ -470,6 +531,17 @@ func (c *config) validate() error {
 		if err := (store.Limits{Bytes: c.storeBytes, Messages: c.storeMessages}).Validate(); err != nil {
 			return usageErrf("store-bytes", "%v (--store-bytes a power of two from %s to %s, --store-messages %d to %d)",
 				err, ibytes(store.MinBytes), ibytes(store.MaxBytes), store.MinMessages, store.MaxMessages)
+		}
+	}
+	if c.storeDir != "" {
+		if strings.ContainsRune(c.clientName, '/') || strings.ContainsRune(c.clientName, 0) {
+			return usageErrf("client-name", "%q: with --store each connection's store is the directory --store/<client name>, so the name must not hold a slash", c.clientName)
+		}
+		if c.syncInterval <= 0 || c.syncInterval > 10*time.Second {
+			return usageErrf("sync-interval", "%v: want more than 0 and at most 10s", c.syncInterval)
+		}
+		if c.syncBytes < 4<<10 || c.syncBytes > 1<<30 {
+			return usageErrf("sync-bytes", "%d: want 4KiB to 1GiB", c.syncBytes)
 		}
 	}
 	if c.messageType == "" || strings.ContainsAny(c.messageType, "/?&# ") {

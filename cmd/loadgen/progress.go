@@ -29,6 +29,9 @@ type progress struct {
 	errs     *errorLog
 	store    bool // --ack persisted: the fill is the store's
 	recon    bool // --reconnect: the line counts reconnects
+	// storeSample samples the file stores (--store) with the fill; set
+	// before startLoop.
+	storeSample func()
 
 	stallAfter time.Duration
 	onStall    func()
@@ -129,6 +132,9 @@ func (p *progress) startLoop() {
 				return
 			case now := <-fillT.C:
 				p.sample()
+				if p.storeSample != nil {
+					p.storeSample()
+				}
 				p.checkStall(now)
 			case now := <-t.C:
 				msgs, bytes := p.totals()

@@ -10,6 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/fastpub/fastpub/loadreport"
+	"github.com/fastpub/fastpub/store/filestore"
 )
 
 // Formatting helpers, from the report model.
@@ -88,6 +89,13 @@ func fillWorkload(rep *loadreport.Report, cfg *config) {
 	}
 	if cfg.ack == ackPersisted {
 		rep.Workload.StoreBytes, rep.Workload.StoreMessages = cfg.storeBytes, cfg.storeMessages
+		rep.Workload.StoreKind = "memory"
+		if cfg.storeDir != "" {
+			rep.Workload.StoreKind, rep.Workload.StoreDir, rep.Workload.Durability = "file", cfg.storeDir, cfg.durability.String()
+			if cfg.durability == filestore.DurabilityGroup {
+				rep.Workload.SyncInterval, rep.Workload.SyncBytes = cfg.syncInterval.Seconds(), cfg.syncBytes
+			}
+		}
 	}
 }
 

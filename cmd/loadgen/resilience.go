@@ -116,7 +116,9 @@ func (r *loadRun) clientOptions(idx int) ([]fastpub.Option, error) {
 		fastpub.WithFailedWriteHandler(w.onFailedWrite),
 		fastpub.WithCloseTimeout(cfg.flushTimeout), // Close drains what a failed run left queued, bounded
 	}
-	if cfg.ack == ackPersisted {
+	if r.stores != nil {
+		opts = append(opts, r.stores.opt(idx))
+	} else if cfg.ack == ackPersisted {
 		st, err := store.NewMemory(store.Limits{Bytes: cfg.storeBytes, Messages: cfg.storeMessages})
 		if err != nil {
 			return nil, err
@@ -145,10 +147,17 @@ func (r *loadRun) collectResilience() {
 	if cfg.ack != ackPersisted && !cfg.reconnect {
 		return
 	}
+	if r.stores != nil {
+		r.rep.Store = r.stores.report() // after the final flush, before Close
+	}
 	r.closeClients()
 	rs := &loadreport.Resilience{}
 	for _, c := range r.conns {
 		st := c.client.Stats()
+		if s := r.rep.Store; s != nil {
+			s.Recovered += st.Recovered
+			s.Lost += st.StoreLost
+		}
 		rs.Disconnects += st.Disconnects
 		rs.Reconnects += st.Reconnects
 		rs.Replayed += st.Replayed
@@ -170,4 +179,7 @@ func (r *loadRun) collectResilience() {
 	rs.FirstFailedWrite = res.firstFailedWrite
 	res.mu.Unlock()
 	r.rep.Resilience = rs
+	if s := r.rep.Store; s != nil && s.Errors > 0 {
+		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("the file stores' background work failed %s time(s) and was retried (first: %s): a durability figure may be behind", commas(s.Errors), s.FirstError))
+	}
 }

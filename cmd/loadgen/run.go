@@ -13,7 +13,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,7 +101,8 @@ type loadRun struct {
 	stopped     atomic.Bool
 	interrupted atomic.Bool
 	errs        errorLog
-	res         resilience // what the clients' handlers saw (resilience.go)
+	res         resilience  // what the clients' handlers saw (resilience.go)
+	stores      *storeWatch // --store: the file stores (filestore.go); nil otherwise
 	closeOnce   sync.Once
 }
 
@@ -184,6 +184,11 @@ func (r *loadRun) setup(ctx context.Context) error {
 	if err := r.startTarget(); err != nil {
 		return err
 	}
+	if cfg.storeDir != "" {
+		if err := r.openStores(); err != nil {
+			return err
+		}
+	}
 	r.tmpl = cfg.tmpl
 	if r.tmpl == nil {
 		r.tmpl = plainTemplate(cfg.size)
@@ -256,9 +261,12 @@ func (r *loadRun) connect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		client, err := fastpub.NewClient(cfg.clientName+"-"+strconv.Itoa(i), opts...)
+		client, err := fastpub.NewClient(cfg.connName(i), opts...)
 		if err != nil {
 			return err
+		}
+		if r.stores != nil {
+			r.stores.stores[i].handed = true // the client's Close closes it
 		}
 		cctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
 		err = client.Connect(cctx, r.uri)
@@ -268,7 +276,13 @@ func (r *loadRun) connect(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			client.Close()
+			if r.stores != nil && errors.Is(err, fastpub.ErrPublishGap) {
+				return fmt.Errorf("connection %d: %w (its store %s says the server persisted more than the server now knows: the server lost messages, or it is another server; a fresh --store directory starts over)", i, err, r.stores.stores[i].dir)
+			}
 			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		if r.stores != nil {
+			r.stores.loggedOn(i)
 		}
 		r.conns = append(r.conns, &connection{idx: i, client: client})
 		if i == 0 {
@@ -467,6 +481,9 @@ func (r *loadRun) publish(ctx context.Context) runtime.MemStats {
 		r.errs.add(errPublishStalled)
 		r.stop(errPublishStalled)
 	})
+	if r.stores != nil {
+		r.prog.storeSample = r.stores.sample
+	}
 	r.prog.startLoop()
 
 	wall0 := r.start.UnixNano()
@@ -606,6 +623,7 @@ func (r *loadRun) checkServer() {
 			}
 		}
 	}
+	markers += r.stores.replayed() // an earlier run's, replayed from the file stores
 	rep.Server = &loadreport.Server{Publishes: st.Publishes - min(markers, st.Publishes), Delivered: st.Delivered, Connections: st.ConnectionsTotal}
 	if rep.Errors.Count == 0 && rep.Server.Publishes != rep.Messages {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("the embedded server accepted %d publishes, loadgen published %d", rep.Server.Publishes, rep.Messages))

@@ -25,7 +25,10 @@ Target
                          blocked on a full buffer)
   --message-type TYPE    message type of the embedded server's URI (default json)
   --client-name PREFIX   connection i logs on as PREFIX-i, the verifier as
-                         PREFIX-verify (default loadgen-<pid>)
+                         PREFIX-verify (default loadgen-<pid>; with --store
+                         loadgen, the same in every run, so that a restarted
+                         loadgen resumes its stores: two loadgens with --store
+                         against one server need different prefixes)
   --connect-timeout D    bound for each connect and logon (default 10s)
 
 Workload (--count and --duration: whichever ends first)
@@ -57,7 +60,8 @@ Acknowledgements
                          processed: PublishFlush (waits for the processed ack)
                          every --flush-every messages per producer (default 1000)
                          or --flush-interval;
-                         persisted: a memory publish store (fastpub WithStore):
+                         persisted: a publish store (fastpub WithStore; a memory
+                         store, or a file store with --store):
                          every publish carries a sequence number and asks for a
                          persisted ack, a reconnect replays what is unpersisted,
                          and every flush (--flush-every, --flush-interval, the
@@ -84,6 +88,29 @@ Client
   --store-messages N     with --ack persisted: the store's message bound, 256 to
                          16777216 (default 1048576, store.DefaultMessages). At
                          either bound publishes block until the server persists
+  --store DIR            a file store (store/filestore) instead of the memory
+                         store; implies --ack persisted (another --ack is a usage
+                         error). Connection i keeps its store in DIR/PREFIX-i
+                         (its client name: a store belongs to one name and is
+                         locked while open). A later run with the same DIR and
+                         names resumes the stores: frames an earlier run left
+                         unpersisted are replayed at the first logon and the
+                         sequence numbers continue. Each store reserves its disk
+                         at open: 2 × --store-bytes + 20 B × --store-messages +
+                         two segments (about 200 MiB at the defaults). The
+                         embedded server is new each run: it is told each
+                         client's persisted sequence from its store, as a server
+                         that kept its state would know it
+  --durability MODE      with --store: none (page cache: survives a crash of the
+                         process), group (fdatasync every --sync-interval or
+                         --sync-bytes, whichever first, on the store's goroutine:
+                         a machine crash loses at most that), every-publish (each
+                         publish flushed before it returns) (default none)
+  --sync-interval D      with --durability group: longest wait of a frame for its
+                         flush, up to 10s (default 2ms, filestore.DefaultSyncInterval)
+  --sync-bytes SIZE      with --durability group: flush once this much was appended
+                         since the last flush, 4KiB to 1GiB (default 1MiB,
+                         filestore.DefaultSyncBytes)
 
 Output (every output file's directory is checked before publishing)
   --json                 print the report as one JSON object on stdout

@@ -146,3 +146,32 @@ func TestRecoverStopsOnError(t *testing.T) {
 		t.Fatalf("Recover = %v after %d frames", err, n)
 	}
 }
+
+func TestAllPersistedBeforeDeletion(t *testing.T) {
+	// The server persisted everything, and the process died before its
+	// goroutine deleted the segments: nothing to recover, nothing torn or
+	// lost, and the segments go at Open.
+	dir := t.TempDir()
+	writeStore(t, dir, 1, 2000, nil)
+	var b [stateUsed]byte
+	encodeState(b[:], persistState{gen: 99, persisted: 2000, last: 2000})
+	f, err := os.OpenFile(dir+"/"+stateName, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(b[:], 0)
+	f.WriteAt(b[:], stateSlot)
+	f.Close()
+	s := mustOpen(t, dir, small())
+	defer s.Close()
+	rec, g := recoverAll(t, s)
+	if rec.Last != 2000 || rec.Persisted != 2000 || len(rec.Lost) != 0 || len(g.seqs) != 0 {
+		t.Fatalf("Recovery %+v, %d frames", rec, len(g.seqs))
+	}
+	if st := s.Stats(); st.TornBytes != 0 || st.Segments != int(s.ahead) {
+		t.Fatalf("Stats %+v, want no torn bytes and %d segments", st, s.ahead)
+	}
+	if err := s.Begin(2001, 0); err != nil {
+		t.Fatal(err)
+	}
+}

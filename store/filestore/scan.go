@@ -57,7 +57,7 @@ type scanner struct {
 	frames uint64 // records above persisted
 
 	valid   bool   // any valid record found
-	prevSeq uint64 // seq of the last valid record (or persisted, virtually)
+	prevSeq uint64 // seq of the last valid record
 	lastEnd uint64 // logical end of the last valid record
 	lastRun *run
 	garbage bool  // non-zero bytes since the last valid record
@@ -220,8 +220,9 @@ func (sc *scanner) addLost(from, to uint64) {
 
 // scan verifies every run, in order.
 func (sc *scanner) scan() {
-	sc.prevSeq = sc.persisted
-	known := sc.persisted > 0 // whether prevSeq bounds a loss before the first record
+	// Whether a loss before the first valid record can be bounded: by the
+	// persisted state, or by a valid record.
+	known := sc.persisted > 0
 	var prevRunEnd uint64
 	for ri, r := range sc.runs {
 		start, end := r.start(sc.shift), r.end(sc.shift)
@@ -232,8 +233,8 @@ func (sc *scanner) scan() {
 		prevRunEnd = end
 		for o := start; o < end; {
 			if seq, n, ok := sc.validAt(r, o, end, sc.prevSeq); ok {
-				if sc.garbage && (known || sc.valid) && seq > sc.prevSeq+1 {
-					sc.addLost(sc.prevSeq+1, seq-1)
+				if from := max(sc.prevSeq, sc.persisted) + 1; sc.garbage && known && seq > from {
+					sc.addLost(from, seq-1)
 				}
 				sc.accept(r, o, seq, n)
 				known = true

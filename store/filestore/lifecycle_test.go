@@ -151,3 +151,22 @@ func TestMethodsAfterClose(t *testing.T) {
 		t.Fatal(segFiles(t, dir))
 	}
 }
+
+func TestSegmentHeaders(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, small())
+	defer s.Close()
+	for _, name := range segFiles(t, dir) {
+		idx, _ := parseSegFile(name)
+		b, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != segHdr+MinSegmentBytes || !segHdrOK(b, idx, MinSegmentBytes) {
+			t.Fatalf("%s: %d bytes, header ok %v", name, len(b), segHdrOK(b, idx, MinSegmentBytes))
+		}
+	}
+	if st := s.Stats(); st.BytesOnDisk < int64(st.Segments)*(segHdr+MinSegmentBytes) || st.Segments != int(s.ahead) {
+		t.Fatalf("Stats %+v", st)
+	}
+}

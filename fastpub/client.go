@@ -65,6 +65,12 @@ type Client struct {
 	// Set at the first logon, then fixed until Close.
 	ring    *ring.Ring
 	seqBase uint64 // with a store: the AMPS sequence number of ring frame 0
+	// The inline write (writer.go): the session whose writer may be
+	// parked (nil: none, or inline writes off), when the socket last took
+	// bytes (nanotime), and wantInline bound once.
+	inline     atomic.Pointer[session]
+	lastWrite  atomic.Int64
+	inlineWant func() bool
 	// beginSeq: with a store, the sequence number of the first frame of
 	// this process's stream (after what was recovered).
 	beginSeq uint64
@@ -133,6 +139,9 @@ func NewClient(name string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{name: name, cfg: cfg, store: cfg.store, closing: make(chan struct{})}
 	c.wlog.epoch = time.Now()
+	if cfg.inlineAfter > 0 {
+		c.inlineWant = c.wantInline
+	}
 	return c, nil
 }
 

@@ -66,7 +66,7 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	if c.store != nil {
 		c.store.Append(c.seqBase+seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
 	}
-	c.ring.Commit(&cl)
+	c.commit(&cl)
 	if c.store != nil {
 		c.mu.Lock()
 		f.seq, f.hasSeq = seq, true

@@ -188,7 +188,7 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		}
 		copy(cl.Buf[copy(cl.Buf, hdr):], data)
 		frame.SetLength(cl.Buf)
-		c.ring.Commit(&cl)
+		c.commit(&cl)
 		return nil
 	}
 	// hdr ends with '}': it becomes ,"s":<digits>}.
@@ -206,7 +206,7 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 	copy(b[k+1:], data)
 	frame.SetLength(b)
 	c.store.Append(seq, cl.End-uint64(len(b)), b)
-	c.ring.Commit(&cl)
+	c.commit(&cl)
 	return nil
 }
 
@@ -245,7 +245,7 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 		// PublishLen validated the header: AppendPublish cannot fail here,
 		// and a claimed range must be committed whatever happens.
 		frame.AppendPublish(cl.Buf[:0], h, data)
-		c.ring.Commit(&cl)
+		c.commit(&cl)
 		return nil
 	}
 	if err := c.claimNumbered(ctx, block, &cl, n+len(seqKey)); err != nil {
@@ -254,7 +254,7 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 	h.Seq = c.seqBase + cl.Seq // exactly the digits the claim counted
 	frame.AppendPublish(cl.Buf[:0], h, data)
 	c.store.Append(h.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
-	c.ring.Commit(&cl)
+	c.commit(&cl)
 	return nil
 }
 
@@ -298,7 +298,7 @@ func (c *Client) enqueue(ctx context.Context, op string, msg []byte, block bool)
 	if c.store != nil {
 		c.store.Append(c.seqBase+cl.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
 	}
-	c.ring.Commit(&cl)
+	c.commit(&cl)
 	return nil
 }
 

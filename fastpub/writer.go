@@ -34,7 +34,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fastpub/fastpub/ring"
 )
+
+// nanotime is the runtime's monotonic clock: a few nanoseconds, no
+// allocation (time.Now also reads the wall clock).
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
 
 // iovMax is the most iovecs one writev takes (Linux's IOV_MAX).
 const iovMax = 1024
@@ -48,7 +56,8 @@ type writer struct {
 	cur  []unix.Iovec  // what the next writev sends
 	n    int           // its result
 	err  syscall.Errno // its errno
-	fn   func(fd uintptr) bool
+	fn     func(fd uintptr) bool
+	fnOnce func(fd uintptr) bool // the inline write's: never waits
 }
 
 func newWriter(conn net.Conn) *writer {
@@ -63,6 +72,7 @@ func newWriter(conn net.Conn) *writer {
 		}
 	}
 	w.fn = w.writev // bound once: RawConn.Write gets no new closure per call
+	w.fnOnce = w.writevOnce
 	return w
 }
 
@@ -74,6 +84,10 @@ func newWriter(conn net.Conn) *writer {
 func (c *Client) writeLoop(s *session) {
 	defer close(s.writerDone)
 	w := s.w
+	if w.rc != nil && c.cfg.inlineAfter > 0 {
+		c.inline.Store(s)
+		defer c.inline.Store(nil)
+	}
 	for {
 		if err := c.ring.Wait(s.stop); err != nil {
 			return // closed and drained, or stopped
@@ -155,7 +169,85 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 func (w *writer) wrote(c *Client, n int) {
 	c.ring.Sent(n)
 	c.counters.writes.Store(c.counters.writes.Load() + 1)
+	c.lastWrite.Store(nanotime())
 	c.wlog.add(c.ring.SendPos())
+}
+
+// The inline write (WithInlineWrite): a publish whose Commit finds the
+// writer parked for this very frame, with nothing written for the inline
+// threshold, takes the ring's consumer role (ring.CommitTake) and sends
+// what is committed with one non-blocking writev on the publishing
+// goroutine. Everything sent: the role goes back and the writer stays
+// parked (ring.Return). EAGAIN, a partial write or an error: the role goes
+// back and the writer wakes to send the rest or fail the session
+// (ring.HandOff). The writer's buffers are the holder's while it holds the
+// role: the writer does not touch them while parked.
+
+// wantInline says whether a publish that finds the writer parked should
+// write its frame itself: the socket has been idle for the threshold.
+// Bound once to c.inlineWant, so CommitTake gets no new closure.
+func (c *Client) wantInline() bool {
+	return c.inline.Load() != nil && nanotime()-c.lastWrite.Load() >= int64(c.cfg.inlineAfter)
+}
+
+// commit commits a claimed frame, writing it inline when wantInline says
+// so.
+func (c *Client) commit(cl *ring.Claim) {
+	if c.inlineWant == nil {
+		c.ring.Commit(cl)
+		return
+	}
+	if c.ring.CommitTake(cl, c.inlineWant) {
+		c.writeInline()
+	}
+}
+
+// writeInline is the publish's write while it holds the consumer role.
+func (c *Client) writeInline() {
+	s := c.inline.Load()
+	if s == nil {
+		c.ring.HandOff()
+		return
+	}
+	w := s.w
+	segs, n := c.ring.Peek(w.segs[:0])
+	if c.store != nil {
+		seq, pos := c.ring.Seen()
+		c.store.Committed(c.seqBase+seq, pos)
+	}
+	if n == 0 {
+		c.ring.Return()
+		return
+	}
+	k := 0
+	for _, sg := range segs {
+		if len(sg) == 0 {
+			continue
+		}
+		w.iovs[k].Base = &sg[0]
+		w.iovs[k].SetLen(len(sg))
+		k++
+	}
+	w.cur = w.iovs[:k]
+	if err := w.rc.Write(w.fnOnce); err != nil || w.err != 0 || w.n <= 0 {
+		c.ring.HandOff() // the writer meets the error itself, or waits for room
+		return
+	}
+	w.wrote(c, w.n)
+	if w.n < n {
+		c.ring.HandOff()
+		return
+	}
+	c.ring.Return()
+}
+
+// writevOnce is writev for RawConn.Write that never waits: EAGAIN is a
+// zero-byte result (the writer then takes over).
+func (w *writer) writevOnce(fd uintptr) bool {
+	if !w.writev(fd) {
+		w.n, w.err = 0, 0
+	}
+	return true
 }
 
 // writev is called by RawConn.Write with the socket's descriptor. It returns

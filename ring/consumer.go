@@ -1,5 +1,7 @@
 package ring
 
+import "runtime"
+
 // The consumer side: Wait, Peek and Release are called by ONE goroutine at
 // a time (handing the role to another goroutine needs a happens-before edge,
 // e.g. a channel or mutex).
@@ -27,23 +29,19 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 		if i < waitSpins {
 			continue
 		}
-		r.waitSeq.Store(r.nseq + 1)
-		if r.hasData() || r.takeKick() {
-			r.waitSeq.Store(0)
-			return nil
-		}
-		if r.drainedClosed() {
-			r.waitSeq.Store(0)
-			return ErrClosed
+		// From this store on a producer may take the role (CommitTake):
+		// the re-check reads only the slot and copies, and every way out
+		// goes through acquire.
+		nseq, cpos := r.nseq, r.cpos
+		r.waitSeq.Store(nseq + 1)
+		if r.done[r.slot(nseq)].Load()&^extFlag > cpos || r.kicked.Load() {
+			r.acquire()
+			continue
 		}
 		select {
 		case <-r.data:
-			if r.takeKick() {
-				r.waitSeq.Store(0)
-				return nil
-			}
 		case <-done:
-			r.waitSeq.Store(0)
+			r.acquire()
 			if r.hasData() {
 				return nil
 			}
@@ -51,7 +49,24 @@ func (r *Ring) Wait(done <-chan struct{}) error {
 		case <-closeCh:
 			closeCh = nil // closed: from now on only commits can change anything
 		}
-		r.waitSeq.Store(0)
+		r.acquire()
+	}
+}
+
+// acquire makes the parked consumer the consumer again: it clears waitSeq,
+// first waiting (spinning, then yielding) while a producer holds the role.
+func (r *Ring) acquire() {
+	for i := 0; ; i++ {
+		v := r.waitSeq.Load()
+		if v&takenBit == 0 {
+			if r.waitSeq.CompareAndSwap(v, 0) {
+				return
+			}
+			continue
+		}
+		if i >= waitSpins {
+			runtime.Gosched()
+		}
 	}
 }
 

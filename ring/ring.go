@@ -600,10 +600,85 @@ func (r *Ring) wakeProducer() {
 // producers' Commits and never the stream's integrity. Commit wakes the
 // consumer if it is parked in Wait for this very frame.
 func (r *Ring) Commit(c *Claim) {
+	seq := r.publish(c)
+	// Look for a parked consumer (it stores waitSeq, then re-loads this
+	// slot: one of the two loads sees the other's store).
+	if r.waitSeq.Load() == seq+1 && r.waitSeq.CompareAndSwap(seq+1, 0) {
+		r.wake()
+	}
+}
+
+// CommitTake is Commit for a producer that would rather send its frame
+// itself than wake a parked consumer. When the consumer is parked in Wait
+// for exactly this frame and want() returns true, the caller becomes the
+// consumer in its place and CommitTake returns true: the caller may then
+// Peek, Sent, Release and DiscardThrough as the consumer, and must end with
+// Return (everything peeked is sent) or HandOff (it is not: the parked
+// consumer wakes and carries on). Meanwhile the parked consumer stays
+// parked; if something wakes it (Kick, its done channel, Close) it waits
+// for the role before it touches the ring. want is called only when the
+// consumer is parked for this frame. Otherwise CommitTake is Commit and
+// returns false.
+func (r *Ring) CommitTake(c *Claim, want func() bool) bool {
+	seq := r.publish(c)
+	if r.waitSeq.Load() != seq+1 {
+		return false
+	}
+	if want() && r.waitSeq.CompareAndSwap(seq+1, takenBit) {
+		return true
+	}
+	if r.waitSeq.CompareAndSwap(seq+1, 0) {
+		r.wake()
+	}
+	return false
+}
+
+// takenBit in waitSeq: a producer holds the consumer role (CommitTake)
+// while the consumer is parked.
+const takenBit = 1 << 63
+
+// Return gives the consumer role taken by CommitTake back to the parked
+// consumer, once everything peeked is sent: it parks the consumer again for
+// the next frame, and wakes it if that frame (or a Kick) arrived meanwhile.
+// If unsent bytes remain it is HandOff.
+func (r *Ring) Return() {
+	nseq, cpos := r.nseq, r.cpos // the role's last reads of its private state
+	if r.sent != cpos {
+		r.HandOff()
+		return
+	}
+	r.waitSeq.Store(nseq + 1)
+	if r.done[r.slot(nseq)].Load()&^extFlag > cpos || r.kicked.Load() {
+		if r.waitSeq.CompareAndSwap(nseq+1, 0) {
+			r.wake()
+		}
+	}
+}
+
+// HandOff gives the consumer role taken by CommitTake back to the parked
+// consumer and wakes it, to send what is left (after a partial write, say).
+func (r *Ring) HandOff() {
+	r.waitSeq.Store(0)
+	r.wake()
+}
+
+// wake sends the parked consumer its wake-up (a 1-slot channel: never
+// blocks).
+func (r *Ring) wake() {
+	select {
+	case r.data <- struct{}{}:
+	default:
+	}
+}
+
+// publish records c's end in the commit table (a wrapped claim is first
+// copied into the arena), zeroes c, and returns its frame number.
+func (r *Ring) publish(c *Claim) uint64 {
 	if c.End <= c.start {
 		panic("ring: Commit of a zero or already committed Claim")
 	}
-	i := r.slot(c.Seq)
+	seq := c.Seq
+	i := r.slot(seq)
 	v := c.End
 	if c.bb == nil {
 		if n, off := c.End-c.start, c.start&r.mask; off+n > r.size {
@@ -614,16 +689,9 @@ func (r *Ring) Commit(c *Claim) {
 		r.doneBB[i].Store(c.bb)
 		v |= extFlag
 	}
-	// Publish, then look for a parked consumer (it stores waitSeq, then
-	// re-loads this slot: one of the two loads sees the other's store).
 	r.done[i].Store(v)
-	if r.waitSeq.Load() == c.Seq+1 && r.waitSeq.CompareAndSwap(c.Seq+1, 0) {
-		select {
-		case r.data <- struct{}{}:
-		default:
-		}
-	}
 	c.Buf, c.End, c.bb = nil, 0, nil
+	return seq
 }
 
 // slot returns the commit-table index of frame seq. Consecutive frames go

@@ -51,11 +51,11 @@ type writer struct {
 	conn net.Conn
 	rc   syscall.RawConn // nil when writev does not apply (TLS)
 
-	segs [][]byte      // what ring.Peek returned
-	iovs []unix.Iovec  // the same, as iovecs; advanced in place on partial writes
-	cur  []unix.Iovec  // what the next writev sends
-	n    int           // its result
-	err  syscall.Errno // its errno
+	segs   [][]byte      // what ring.Peek returned
+	iovs   []unix.Iovec  // the same, as iovecs; advanced in place on partial writes
+	cur    []unix.Iovec  // what the next writev sends
+	n      int           // its result
+	err    syscall.Errno // its errno
 	fn     func(fd uintptr) bool
 	fnOnce func(fd uintptr) bool // the inline write's: never waits
 }

@@ -15,7 +15,7 @@ import (
 // and persisting every 4096 as a client would, with the default limits:
 // segments are deleted and made by the store's goroutine meanwhile.
 func BenchmarkAppend128(b *testing.B) {
-	for _, d := range []Durability{DurabilityNone, DurabilityGroup} {
+	for _, d := range []Durability{DurabilityNone, DurabilityGroup, DurabilityEveryPublish} {
 		b.Run(d.String(), func(b *testing.B) {
 			s, err := Open(b.TempDir(), "bench", Options{Durability: d})
 			if err != nil {

@@ -344,7 +344,7 @@ func (s *Store) loop() {
 		s.mu.Lock()
 		next := s.maintain(time.Now())
 		s.mu.Unlock()
-		for s.prefaultStep() {
+		for s.syncStep() || s.prefaultStep() {
 			select {
 			case <-s.stop:
 				return
@@ -450,26 +450,79 @@ func (s *Store) maintain(now time.Time) time.Duration {
 			s.lastErr = ""
 		}
 	}
-	// Group commit.
-	if s.opt.Durability == DurabilityGroup && s.st.Load() == stOpen {
+	// Group commit: start one when due; the loop runs it chunk by chunk
+	// (syncStep), outside the lock, so that a slow disk never holds up the
+	// segments' maintenance.
+	if s.job.active {
+		next = min(next, s.opt.SyncInterval) // to look again when it is done
+	}
+	if s.opt.Durability == DurabilityGroup && s.st.Load() == stOpen && !s.job.active {
 		if to := s.coff.Load(); to > s.synced {
 			if s.dirtyAt.IsZero() {
 				s.dirtyAt = now
 			}
 			if d := s.opt.SyncInterval - now.Sub(s.dirtyAt); d <= 0 || to-s.synced >= uint64(s.opt.SyncBytes) {
-				if err := s.syncTo(); err != nil {
-					s.fail(err)
-					next = min(next, 10*time.Millisecond)
-				} else if s.coff.Load() > s.synced {
-					s.dirtyAt = now
-					next = min(next, s.opt.SyncInterval)
-				}
+				s.armed.Store(false) // before the snapshot: a later commit wakes us again
+				seq := s.cseq.Load()
+				s.job = syncJob{active: true, seq: seq, cur: max(s.synced, s.lowIdx<<s.shift), to: s.coff.Load()}
+				next = min(next, s.opt.SyncInterval)
 			} else {
 				next = min(next, d)
 			}
 		}
 	}
 	return next
+}
+
+// syncJob is a group commit in progress, owned by the loop goroutine: the
+// records in [cur, to) are flushed a chunk at a time, then every frame
+// below seq is durable.
+type syncJob struct {
+	active       bool
+	seq, cur, to uint64
+}
+
+// syncChunk is the most syncStep flushes at a time.
+const syncChunk = 4 << 20
+
+// syncStep flushes the next chunk of the group commit in progress, and
+// reports whether it did anything. Only the loop goroutine unmaps own
+// segments, so it flushes them here without the lock.
+func (s *Store) syncStep() bool {
+	j := &s.job
+	if !j.active {
+		return false
+	}
+	if j.cur < j.to {
+		off := j.cur & s.mask
+		c := min(j.to-j.cur, s.size-off, syncChunk)
+		if seg := s.lookup(j.cur >> s.shift); seg != nil {
+			if err := msync(seg.m, segHdr+off, segHdr+off+c); err != nil {
+				j.active = false
+				s.mu.Lock()
+				s.fail(newErr("sync", seg.path, nil, err))
+				s.mu.Unlock()
+				return false
+			}
+		}
+		if j.cur += c; j.cur < j.to {
+			return true
+		}
+	}
+	j.active = false
+	s.syncs.Add(1)
+	s.mu.Lock()
+	s.synced = max(s.synced, j.to)
+	if j.seq > s.seq0 {
+		s.advanceDurable(j.seq - 1)
+	}
+	if s.coff.Load() > s.synced {
+		s.dirtyAt = time.Now()
+	} else {
+		s.dirtyAt = time.Time{}
+	}
+	s.mu.Unlock()
+	return true
 }
 
 // fail reports a background error, once until the work succeeds again.

@@ -100,7 +100,9 @@ type Store struct {
 	tornBytes int64
 	reuse     []*rseg // empty recovered files where this process starts
 
-	// The loop goroutine's own: the next chunk to prefault.
+	// The loop goroutine's own: the group commit in progress, the next
+	// chunk to prefault.
+	job          syncJob
 	pfIdx, pfOff uint64
 	noPrefault   bool // prefault unsupported
 }

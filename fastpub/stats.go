@@ -11,6 +11,7 @@ import (
 type Stats struct {
 	BytesWritten uint64 // bytes the kernel accepted, replays included (the ring's send position)
 	Writes       uint64 // writev (or TLS write) calls that moved bytes
+	InlineWrites uint64 // of those, made by a publishing goroutine itself (WithInlineWrite)
 	Buffered     int    // bytes queued (claimed by publishes and control frames) and not yet written, oversized frames included
 	BufferSize   int    // the ring's size (WithBufferSize, or the store's Limits.Bytes)
 
@@ -35,7 +36,8 @@ type Stats struct {
 
 // counters are the client's event counters.
 type counters struct {
-	writes      atomic.Uint64 // writer goroutine only
+	writes      atomic.Uint64 // the ring's consumer only
+	inline      atomic.Uint64 // the ring's consumer only
 	persisted   atomic.Uint64 // with a store: highest AMPS sequence freed as persisted
 	replayed    atomic.Uint64
 	lastReplay  atomic.Uint64
@@ -70,6 +72,7 @@ func (c *Client) Stats() Stats {
 	st := Stats{
 		BufferSize:   c.cfg.bufferSize,
 		Writes:       c.counters.writes.Load(),
+		InlineWrites: c.counters.inline.Load(),
 		PersistedSeq: c.counters.persisted.Load(),
 		Disconnects:  c.counters.disconnects.Load(),
 		Reconnects:   c.counters.reconnects.Load(),

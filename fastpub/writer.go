@@ -234,6 +234,7 @@ func (c *Client) writeInline() {
 		return
 	}
 	w.wrote(c, w.n)
+	c.counters.inline.Store(c.counters.inline.Load() + 1)
 	if w.n < n {
 		c.ring.HandOff()
 		return

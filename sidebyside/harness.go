@@ -55,7 +55,7 @@ func DefaultConfig() Config {
 		Rows:       []string{RowCeiling, RowFastpub1, RowFastpubN, RowStore},
 		Producers:  4,
 		Batch:      64 << 10,
-		LatRows:    []string{RowInline, RowFastpub},
+		LatRows:    []string{RowInline, RowFastpub, RowFastpubWriter},
 		Rates:      []int{20_000, 50_000, 200_000},
 		LatSize:    128,
 		LatDur:     Duration(3 * time.Second),
@@ -115,9 +115,9 @@ func (c *Config) validate() error {
 	}
 	for _, r := range c.LatRows {
 		switch r {
-		case RowInline, RowFastpub:
+		case RowInline, RowFastpub, RowFastpubWriter:
 		default:
-			return fmt.Errorf("unknown latency row %q (%s, %s)", r, RowInline, RowFastpub)
+			return fmt.Errorf("unknown latency row %q (%s, %s, %s)", r, RowInline, RowFastpub, RowFastpubWriter)
 		}
 	}
 	return nil
@@ -267,6 +267,8 @@ func RowTitle(row string, producers int) string {
 		return "inline write() floor"
 	case RowFastpub:
 		return "fastpub"
+	case RowFastpubWriter:
+		return "fastpub, inline writes off"
 	}
 	return row
 }

@@ -161,12 +161,12 @@ func summarize(res *Results) Summary {
 			}
 			lr := LatencyRow{Row: row, Title: RowTitle(row, 1), Rate: rt, P50: spreadOf(vals[0]), P90: spreadOf(vals[1]),
 				P99: spreadOf(vals[2]), P999: spreadOf(vals[3]), Max: spreadOf(vals[4]), Behind: spreadOf(vals[5])}
-			if row == RowFastpub {
+			if row == RowFastpub || row == RowFastpubWriter {
 				lr.VsInline = map[string]*Spread{}
 				for _, p := range pcts {
 					var v []float64
 					for round := 1; round <= cfg.Rounds; round++ {
-						a, ok1 := lat[latKey{round, rt, RowFastpub}]
+						a, ok1 := lat[latKey{round, rt, row}]
 						b, ok2 := lat[latKey{round, rt, RowInline}]
 						if ok1 && ok2 && p.f(b) > 0 {
 							v = append(v, p.f(a)/p.f(b))

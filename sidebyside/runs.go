@@ -22,6 +22,10 @@ const (
 	RowStore    = "store"    // fastpub, 1 producer, memory store: every publish asks for a persisted ack
 	RowInline   = "inline"   // paced: each pre-encoded frame with one write() from the publishing goroutine
 	RowFastpub  = "fastpub"  // paced: fastpub, 1 producer, default options
+	// RowFastpubWriter is paced fastpub with inline writes off
+	// (fastpub.WithInlineWrite(0)): every frame goes through the writer
+	// goroutine, as before the inline write existed.
+	RowFastpubWriter = "fastpub-writer"
 )
 
 // ThroughputRun is one measured throughput run.
@@ -67,6 +71,10 @@ type LatencyRun struct {
 	Behind  int64   `json:"behind_ns"`
 	PubCPU  float64 `json:"pub_cpu_ns_per_msg"`
 	SinkCPU float64 `json:"sink_cpu_ns_per_msg"`
+	// Writes and InlineWrites are a fastpub row's system calls that moved
+	// bytes, and how many of them a publish made itself (0 for the floor).
+	Writes       uint64 `json:"writes,omitempty"`
+	InlineWrites uint64 `json:"inline_writes,omitempty"`
 }
 
 // env is what every run needs.
@@ -178,8 +186,7 @@ func (e *env) ceiling(size, m int) (ThroughputRun, error) {
 }
 
 // connect makes a fastpub client logged on to the sink.
-func (e *env) connect(row string, withStore bool) (*fastpub.Client, error) {
-	var opts []fastpub.Option
+func (e *env) connect(row string, withStore bool, opts ...fastpub.Option) (*fastpub.Client, error) {
 	if withStore {
 		st, err := store.NewMemory(store.Limits{Bytes: store.DefaultBytes, Messages: store.DefaultMessages})
 		if err != nil {
@@ -284,6 +291,7 @@ func (e *env) latencyRun(row string, rate, size int, d time.Duration) (LatencyRu
 	r := LatencyRun{Row: row, Rate: rate, Size: size, Planned: planned}
 	var send func(stamp int64) error
 	var finish func() error
+	var stats func() fastpub.Stats
 	switch row {
 	case RowInline:
 		buf, _ := preEncoded(size, 1)
@@ -300,12 +308,17 @@ func (e *env) latencyRun(row string, rate, size int, d time.Duration) (LatencyRu
 			return err
 		}
 		finish = func() error { return rc.flush("done", e.timeout) }
-	case RowFastpub:
-		c, err := e.connect(row, false)
+	case RowFastpub, RowFastpubWriter:
+		var opts []fastpub.Option
+		if row == RowFastpubWriter {
+			opts = append(opts, fastpub.WithInlineWrite(0))
+		}
+		c, err := e.connect(row, false, opts...)
 		if err != nil {
 			return r, err
 		}
 		defer c.Close()
+		stats = c.Stats
 		watchdog := time.AfterFunc(e.timeout, func() { c.Close() })
 		defer watchdog.Stop()
 		p := payload(size)
@@ -345,6 +358,10 @@ func (e *env) latencyRun(row string, rate, size int, d time.Duration) (LatencyRu
 	r.Behind = last - lastDue
 	if err := finish(); err != nil {
 		return r, fmt.Errorf("sidebyside: %s flush: %w", row, err)
+	}
+	if stats != nil {
+		st := stats()
+		r.Writes, r.InlineWrites = st.Writes, st.InlineWrites
 	}
 	w.close()
 	rep, err := e.sink.End()

@@ -52,7 +52,7 @@ func run(args []string) int {
 	rows := fs.String("rows", strings.Join(d.Rows, ","), "throughput rows: ceiling, fastpub1, fastpubN, store (empty: none)")
 	producers := fs.Int("producers", d.Producers, "producers of the fastpubN row")
 	batch := fs.Int("batch", d.Batch, "the ceiling's bytes per write (whole frames)")
-	latRows := fs.String("lat-rows", strings.Join(d.LatRows, ","), "latency rows: inline, fastpub (empty: none)")
+	latRows := fs.String("lat-rows", strings.Join(d.LatRows, ","), "latency rows: inline, fastpub, fastpub-writer (empty: none)")
 	rates := fs.String("rates", ints(d.Rates), "latency rates, msgs/s (k suffix)")
 	latSize := fs.Int("lat-size", d.LatSize, "payload bytes of latency rows (at least 8)")
 	latDur := fs.Duration("lat-duration", time.Duration(d.LatDur), "duration of each latency run")

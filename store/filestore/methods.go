@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fastpub/fastpub/store"
+	"golang.org/x/sys/unix"
 )
 
 // Limits returns the bounds the store was opened with, defaults filled in.
@@ -153,7 +154,7 @@ func (s *Store) flush(o, n uint64) {
 		c := min(end-o, s.size-off)
 		if seg != nil {
 			if err := msync(seg.m, segHdr+off, segHdr+off+c); err != nil {
-				s.report(newErr("sync", seg.path, nil, err))
+				s.report(newErr("sync", s.segPath(seg), nil, err))
 			}
 		}
 		o += c
@@ -280,7 +281,7 @@ func (s *Store) syncTo() error {
 		c := min(to-o, s.size-off)
 		if seg := s.lookup(k); seg != nil {
 			if err := msync(seg.m, segHdr+off, segHdr+off+c); err != nil {
-				return newErr("sync", seg.path, nil, err)
+				return newErr("sync", s.segPath(seg), nil, err)
 			}
 		}
 		o += c
@@ -416,7 +417,18 @@ func (s *Store) maintain(now time.Time) time.Duration {
 		}
 		s.setNextRec()
 	}
+	// Persisted segments become the segments ahead (recycled), or go.
+	target := max(low+s.ahead, s.need.Load())
+	made := false
 	for ; s.lowIdx < low; s.lowIdx++ {
+		if s.headIdx < target && s.headIdx > s.lowIdx {
+			if err := s.recycle(s.lowIdx, s.headIdx); err != nil {
+				s.fail(err)
+			} else {
+				made = true
+			}
+			continue
+		}
 		if err := s.dropSeg(s.lowIdx); err != nil {
 			s.fail(err)
 		}
@@ -424,9 +436,7 @@ func (s *Store) maintain(now time.Time) time.Duration {
 	if s.headIdx < s.lowIdx {
 		s.headIdx = s.lowIdx
 	}
-	// Prepare the segments ahead.
-	target := max(s.lowIdx+s.ahead, s.need.Load())
-	made := false
+	// Make the rest of the segments ahead.
 	for s.headIdx < target {
 		seg, err := s.createSeg(s.headIdx, nil)
 		if err != nil {
@@ -439,8 +449,8 @@ func (s *Store) maintain(now time.Time) time.Duration {
 	}
 	if made {
 		if s.opt.Durability != DurabilityNone {
-			if err := syncDir(s.dir); err != nil {
-				s.fail(newErr("sync", s.dir, nil, err))
+			if err := unix.Fsync(s.dirfd); err != nil {
+				s.fail(newErr("sync", s.dir, nil, sysErr("fsync", err)))
 			}
 		}
 		s.waitMu.Lock()
@@ -500,7 +510,7 @@ func (s *Store) syncStep() bool {
 			if err := msync(seg.m, segHdr+off, segHdr+off+c); err != nil {
 				j.active = false
 				s.mu.Lock()
-				s.fail(newErr("sync", seg.path, nil, err))
+				s.fail(newErr("sync", s.segPath(seg), nil, err))
 				s.mu.Unlock()
 				return false
 			}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // prepare creates this process's first segments at Open: enough for the
@@ -32,7 +34,7 @@ func (s *Store) prepare(created *[]string) error {
 			return err
 		}
 		if rs == nil {
-			*created = append(*created, seg.path)
+			*created = append(*created, s.segPath(seg))
 		}
 		s.install(seg)
 	}
@@ -92,16 +94,20 @@ func (s *Store) createSeg(idx uint64, rs *rseg) (*segment, error) {
 		return fail("map", err)
 	}
 	s.files.Add(1)
-	return &segment{idx: idx, path: path, f: f, m: m, data: m[segHdr:]}, nil
+	seg := &segment{fd: int(f.Fd()), f: f, m: m, data: m[segHdr:]}
+	seg.idx.Store(idx)
+	seg.name.set(idx)
+	return seg, nil
 }
 
 // install makes seg visible to the producers, growing the table when the
 // live segments would not fit.
 func (s *Store) install(seg *segment) {
+	idx := seg.idx.Load()
 	t := s.tab.Load()
-	if seg.idx-s.lowIdx >= uint64(len(t.slots)) {
+	if idx-s.lowIdx >= uint64(len(t.slots)) {
 		size := uint64(len(t.slots))
-		for seg.idx-s.lowIdx >= size {
+		for idx-s.lowIdx >= size {
 			size <<= 1
 		}
 		nt := &table{mask: size - 1, slots: make([]atomicSegment, size)}
@@ -111,38 +117,98 @@ func (s *Store) install(seg *segment) {
 		s.tab.Store(nt)
 		t = nt
 	}
-	t.slots[seg.idx&t.mask].Store(seg)
-	s.headIdx = seg.idx + 1
+	t.slots[idx&t.mask].Store(seg)
+	s.headIdx = idx + 1
 }
 
 func (s *Store) lookup(k uint64) *segment {
 	t := s.tab.Load()
-	if seg := t.slots[k&t.mask].Load(); seg != nil && seg.idx == k {
+	if seg := t.slots[k&t.mask].Load(); seg != nil && seg.idx.Load() == k {
 		return seg
 	}
 	return nil
 }
 
-// dropSeg deletes own segment idx, all of whose records are persisted.
-func (s *Store) dropSeg(idx uint64) error {
+func (s *Store) segPath(seg *segment) string {
+	return filepath.Join(s.dir, segFile(seg.idx.Load()))
+}
+
+// unhook takes own segment idx out of the table, and returns it.
+func (s *Store) unhook(idx uint64) *segment {
 	t := s.tab.Load()
 	seg := t.slots[idx&t.mask].Load()
-	if seg == nil || seg.idx != idx {
+	if seg == nil || seg.idx.Load() != idx {
 		return nil
 	}
 	t.slots[idx&t.mask].Store(nil)
+	return seg
+}
+
+// dropSeg deletes own segment idx, all of whose records are persisted.
+func (s *Store) dropSeg(idx uint64) error {
+	seg := s.unhook(idx)
+	if seg == nil {
+		return nil
+	}
+	return s.deleteSeg(seg)
+}
+
+func (s *Store) deleteSeg(seg *segment) error {
 	munmap(seg.m)
 	seg.m, seg.data = nil, nil
 	seg.f.Close()
 	s.files.Add(-1)
-	if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return newErr("delete", seg.path, nil, err)
+	if err := unlinkat(s.dirfd, &seg.name); err != nil && err != unix.ENOENT {
+		return newErr("delete", s.segPath(seg), nil, sysErr("unlinkat", err))
 	}
+	return nil
+}
+
+// recycle turns own segment from, all of whose records are persisted, into
+// segment to, ready for the producers: its data zeroed (allocated, reading
+// as zeros, as a new file's), renamed, its header rewritten; its file and
+// mapping kept. Nothing allocates, so that a client's steady state
+// allocates nothing on any goroutine. On failure the segment is deleted.
+func (s *Store) recycle(from, to uint64) error {
+	seg := s.unhook(from)
+	if seg == nil {
+		return nil
+	}
+	err := zeroRange(seg.fd, segHdr, int64(s.size))
+	var next segName
+	next.set(to)
+	if err == nil {
+		err = renameat(s.dirfd, &seg.name, &next)
+	}
+	if err == nil {
+		seg.name = next
+		encodeSegHdr(seg.m[:segHdrUsed], to, s.size)
+		if s.opt.Durability != DurabilityNone {
+			if err = unix.Fdatasync(seg.fd); err == nil {
+				err = unix.Fsync(s.dirfd)
+			}
+		}
+	}
+	if err != nil {
+		var kind error
+		if err == unix.ENOSPC {
+			kind = ErrNoSpace
+		}
+		e := newErr("recycle", s.segPath(seg), kind, sysErr("recycle", err))
+		s.deleteSeg(seg)
+		return e
+	}
+	seg.idx.Store(to)
+	s.install(seg)
 	return nil
 }
 
 // release unmaps and closes everything (Open's failure path and Close).
 func (s *Store) release() {
+	if s.dirfd >= 0 {
+		unix.Close(s.dirfd)
+		s.dirfd = -1
+	}
 	if t := s.tab.Load(); t != nil {
 		for i := range t.slots {
 			if seg := t.slots[i].Load(); seg != nil {

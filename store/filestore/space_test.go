@@ -56,12 +56,32 @@ func TestFullDiskTmpfs(t *testing.T) {
 	if after.Bfree != before.Bfree {
 		t.Fatalf("free blocks %d before, %d after", before.Bfree, after.Bfree)
 	}
-	// A store that fits works there.
-	s, err := Open(dir, "pub-1", small())
+	// A store that fits works there, and recycles its segments (tmpfs has
+	// no FALLOC_FL_ZERO_RANGE: a punched hole, allocated again).
+	so := small()
+	so.OnError = func(err error) { t.Errorf("background: %v", err) }
+	s, err := Open(dir, "pub-1", so)
 	if err != nil {
 		t.Fatal(err)
 	}
+	recoverAll(t, s)
+	st := newStream(s, 1, 0)
+	for range 10 {
+		st.run(2, 300)
+		s.Persisted(st.next-101, st.posOf(st.next-100))
+	}
+	waitFor(t, "recycling", func() bool {
+		fs := segFiles(t, dir)
+		return len(fs) == int(s.ahead) && fs[0] != segFile(0)
+	})
 	s.Close()
+	s = mustOpen(t, dir, small())
+	defer s.Close()
+	rec, g := recoverAll(t, s)
+	if len(rec.Lost) != 0 || s.Stats().TornBytes != 0 {
+		t.Fatalf("Recovery %+v, Stats %+v", rec, s.Stats())
+	}
+	checkFrames(t, g, st.next-100, st.next-1, nil)
 }
 
 func TestFullDiskInjected(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fastpub/fastpub/store"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -27,11 +28,24 @@ const idleTick = 100 * time.Millisecond
 // segment is a segment file of this process, mapped read-write and
 // allocated in full.
 type segment struct {
-	idx  uint64
-	path string
+	idx  atomic.Uint64 // changes when the segment is recycled
+	fd   int
 	f    *os.File
-	m    []byte // the mapping: header and data
-	data []byte // m[segHdr:]
+	name segName // its file name, NUL-terminated, for the raw system calls
+	m    []byte  // the mapping: header and data
+	data []byte  // m[segHdr:]
+}
+
+// segName is a segment's file name and a NUL.
+type segName [len(segPrefix) + 16 + 1]byte
+
+func (n *segName) set(idx uint64) {
+	copy(n[:], segPrefix)
+	for i := len(segPrefix) + 15; i >= len(segPrefix); i-- {
+		n[i] = "0123456789abcdef"[idx&15]
+		idx >>= 4
+	}
+	n[len(n)-1] = 0
 }
 
 // table maps a segment index to its segment for the producers: slot
@@ -82,6 +96,7 @@ type Store struct {
 
 	mu        sync.Mutex // background work, Sync, Recover, Begin, Close
 	lockF     *os.File
+	dirfd     int // the directory, for fsync and the *at system calls; -1 if none
 	stateF    *os.File
 	sc        *scanner
 	rec       store.Recovery
@@ -127,7 +142,7 @@ func Open(dir, name string, o Options) (*Store, error) {
 	if name == "" || len(name) > maxName {
 		return nil, invalid("name must be 1 to %d bytes, got %d", maxName, len(name))
 	}
-	s := &Store{dir: dir, name: name, opt: o, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{dirfd: -1, dir: dir, name: name, opt: o, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.waitCond = sync.NewCond(&s.waitMu)
 	var created []string // files this Open created, removed if it fails
 	dirCreated := false
@@ -161,6 +176,11 @@ func Open(dir, name string, o Options) (*Store, error) {
 			return fail(newErr("lock", lockPath, ErrLocked, nil))
 		}
 		return fail(newErr("lock", lockPath, nil, sysErr("flock", err)))
+	}
+
+	if s.dirfd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		s.dirfd = -1
+		return fail(newErr("open", dir, nil, sysErr("open", err)))
 	}
 
 	// The meta file.

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,4 +97,37 @@ func dataExtents(f *os.File, from, to int64) []extent {
 		off = h
 	}
 	return out
+}
+
+// zeroRange makes [off, off+n) of fd read as zeros and stay allocated:
+// FALLOC_FL_ZERO_RANGE, or where the file system lacks it (tmpfs) a punched
+// hole allocated again.
+func zeroRange(fd int, off, n int64) error {
+	err := unix.Fallocate(fd, unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+	if err != unix.EOPNOTSUPP && err != unix.EINVAL {
+		return err
+	}
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err != nil {
+		return err
+	}
+	return fallocate(fd, off, n)
+}
+
+// renameat and unlinkat take NUL-terminated names in dirfd: unlike the
+// string-taking wrappers, they allocate nothing.
+func renameat(dirfd int, from, to *segName) error {
+	_, _, e := unix.Syscall6(unix.SYS_RENAMEAT2, uintptr(dirfd), uintptr(unsafe.Pointer(&from[0])),
+		uintptr(dirfd), uintptr(unsafe.Pointer(&to[0])), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func unlinkat(dirfd int, name *segName) error {
+	_, _, e := unix.Syscall(unix.SYS_UNLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&name[0])), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }

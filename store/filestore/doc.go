@@ -17,8 +17,9 @@
 // segment files of Options.SegmentBytes; a record may straddle two. The
 // segments the client's whole bound needs are created at Open, allocated
 // in full (fallocate: a write into a mapped page can never fault for want of
-// space) and mapped shared; the store's own goroutine deletes the segments
-// whose records are all persisted and makes their replacements ahead, and
+// space) and mapped shared; the store's own goroutine recycles the
+// segments whose records are all persisted into the segments ahead (zeroed,
+// renamed, still mapped: no allocation), and
 // prefaults the segment after the producers' current one
 // (MADV_POPULATE_WRITE) so that their first write to a page does not fault.
 //

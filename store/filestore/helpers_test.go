@@ -2,7 +2,6 @@ package filestore
 
 import (
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -176,7 +175,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-var _ = fmt.Sprint
 
 // recOff is the logical offset of frame seq's record in a store whose
 // stream began at l0 (0 for a new store).

@@ -11,6 +11,8 @@ import (
 
 	"github.com/fastpub/fastpub/ampstest"
 	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/store"
+	"github.com/fastpub/fastpub/store/filestore"
 )
 
 // The publish path allocates nothing, over a real loopback connection to the
@@ -24,6 +26,17 @@ func TestPublishAllocatesNothing(t *testing.T) {
 // still nothing allocates.
 func TestPublishWithStoreAllocatesNothing(t *testing.T) {
 	checkPublishAllocatesNothing(t, fastpub.WithStore(memStore(t, gateBuffer, 1024)))
+}
+
+// The same with a file store: each frame is also copied into an mmap'd
+// segment with its CRC, segments are made ready ahead and deleted once
+// persisted by the store's own goroutine; still nothing allocates.
+func TestPublishWithFileStoreAllocatesNothing(t *testing.T) {
+	fs, err := filestore.Open(t.TempDir(), "gate", filestore.Options{Limits: store.Limits{Bytes: gateBuffer, Messages: 1024}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPublishAllocatesNothing(t, fastpub.WithStore(fs))
 }
 
 // gatePublishes is how many publishes each variant makes while the gate

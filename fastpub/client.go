@@ -644,7 +644,16 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 			return gap
 		}
 	}
-	if !loaded {
+	if loaded {
+		// Sequence numbers the earlier process used above the last frame
+		// recovered (a torn tail the store reported lost) are not used
+		// again: beats fill them, and new frames continue above.
+		for c.seqBase+r.ClaimedSeq() <= max(L, rec.Last) {
+			if err := load(filler); err != nil {
+				return err
+			}
+		}
+	} else {
 		next := max(L, rec.Last, rec.Persisted)
 		if next == 0 {
 			next = uint64(time.Now().UnixMilli()) * 1_000_000

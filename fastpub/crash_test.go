@@ -364,6 +364,7 @@ func TestCrashRestart(t *testing.T) {
 	acked := map[uint32]int64{} // highest counter that returned nil, per producer id
 	excused := map[[2]uint32]bool{}
 	torn, pauses := 0, 0
+	injectedBefore := map[int]string{} // incarnation → what was damaged before it started
 	var reports []string
 	for inc := 0; inc <= kills; inc++ {
 		final := inc == kills
@@ -386,12 +387,19 @@ func TestCrashRestart(t *testing.T) {
 			}
 		} else {
 			time.Sleep(time.Duration(10+rng.IntN(150)) * time.Millisecond)
-			paused := rng.IntN(2) == 0
+			// The server stops reading: frames pile up in the socket,
+			// the ring and the store, unpersisted. Before a torn-write
+			// injection the pause is long enough to fill the socket
+			// buffers, so that the damaged tail is not on the server yet.
+			inject := inc%4 == 3
+			paused := inject || rng.IntN(2) == 0
 			if paused {
-				// The server stops reading: frames pile up in the
-				// socket, the ring and the store, unpersisted.
 				s.PauseReading()
-				time.Sleep(time.Duration(2+rng.IntN(20)) * time.Millisecond)
+				pause := time.Duration(2+rng.IntN(20)) * time.Millisecond
+				if inject {
+					pause = time.Duration(80+rng.IntN(60)) * time.Millisecond
+				}
+				time.Sleep(pause)
 			}
 			r.cmd.Process.Signal(syscall.SIGKILL)
 			<-r.exited
@@ -408,11 +416,24 @@ func TestCrashRestart(t *testing.T) {
 		if strings.Contains(r.text(), "FATAL") {
 			t.Fatalf("incarnation %d: %s", inc, r.text())
 		}
+		if what, ok := injectedBefore[inc]; ok {
+			// The store must have seen the damage: bytes cut as a torn
+			// tail, or sequence numbers reported lost.
+			var rec, lostRanges, tornBytes int
+			line := r.text()
+			if _, err := fmt.Sscanf(line[strings.Index(line, "RECOVERED"):], "RECOVERED %d lost %d torn %d", &rec, &lostRanges, &tornBytes); err != nil {
+				t.Fatalf("incarnation %d: %q: %v", inc, line, err)
+			}
+			if lostRanges == 0 && tornBytes == 0 {
+				t.Fatalf("incarnation %d started after %s, and its store reported neither torn bytes nor lost records", inc, what)
+			}
+		}
 		reports = append(reports, fmt.Sprintf("#%d up in %v: %s", inc, r.readyDur.Round(time.Millisecond), r.text()))
 		if !final && inc%4 == 3 {
 			if id, n, what, ok := tornInjection(dir, rng); ok {
 				torn++
 				excused[[2]uint32{id, n}] = true
+				injectedBefore[inc+1] = what
 				t.Logf("injected before restart %d: %s (the record of producer %d message %d)", inc+1, what, id, n)
 			}
 		}

@@ -35,7 +35,7 @@
 // seq u64, len u32, then the frame's len bytes. The CRC covers the record's
 // logical offset (not stored: it binds the record to its place, so that a
 // stale or embedded image never validates elsewhere), seq, len and the
-// frame. FORMAT.md has every field.
+// frame. DESIGN.md ("The file store") has every field.
 //
 // # Recovery
 //

@@ -6,7 +6,7 @@ import (
 	"hash/crc32"
 )
 
-// The on-disk format; FORMAT.md has the tables.
+// The on-disk format; DESIGN.md ("The file store") has the tables.
 const (
 	// Version is the format version this package writes and reads.
 	Version = 1

@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,5 +176,100 @@ func BenchmarkParseHeader(b *testing.B) {
 		if _, err := h.Parse(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// storedSeqBase is the first sequence number of the stored-publish benchmarks: a
+// nanosecond-clock value, as a publish store numbers its messages (19 digits).
+const storedSeqBase = 1764680000000000123
+
+// storedBlockFrames is the number of frames in a storedConn block: a power of ten, so that
+// moving a block to its next sequence numbers is one decimal increment per frame.
+const storedBlockFrames = 1000
+
+// storedConn is a memConn whose block holds storedBlockFrames stored publishes (the frames a
+// client with a publish store sends: {"c":"p","t":"…","a":"persisted","s":<seq>}) with
+// consecutive sequence numbers; each time the block has been served, every frame's sequence
+// is raised by storedBlockFrames, so the stream's sequences keep increasing. Writes (the
+// server's acks) are counted and discarded.
+type storedConn struct {
+	memConn
+	digits []int // offset of each frame's last significant digit to bump (the thousands)
+	wrote  atomic.Int64
+}
+
+func newStoredConn(tb testing.TB, name string, frames int) *storedConn {
+	var block []byte
+	var digits []int
+	payload := strings.Repeat("x", benchPayload)
+	for i := range storedBlockFrames {
+		f := pubFrame(tb, frame.Publish{Topic: "bench.orders", Ack: frame.AckPersisted, Seq: storedSeqBase + uint64(i)}, payload)
+		end := bytes.LastIndexByte(f[:len(f)-benchPayload], '}')
+		digits = append(digits, len(block)+end-4) // 10^3's digit
+		block = append(block, f...)
+	}
+	return &storedConn{
+		memConn: memConn{head: logonFrame(tb, "1", name, "", ""), block: block, left: frames * (len(block) / storedBlockFrames)},
+		digits:  digits,
+	}
+}
+
+func (m *storedConn) Read(p []byte) (int, error) {
+	fromHead := len(m.head) > 0
+	n, err := m.memConn.Read(p)
+	if n > 0 && m.off == 0 && !fromHead {
+		// The whole block was served: raise every frame's sequence by storedBlockFrames.
+		for _, d := range m.digits {
+			for i := d; ; i-- {
+				if m.block[i] != '9' {
+					m.block[i]++
+					break
+				}
+				m.block[i] = '0'
+			}
+		}
+	}
+	return n, err
+}
+
+func (m *storedConn) Write(p []byte) (int, error) {
+	m.wrote.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// BenchmarkDiscardStoredHandler is BenchmarkDiscardHandler for the frames of a publisher with
+// a publish store (persisted ack requested, a new "s" in every frame): the connection's
+// reader (frame.Reader, fast path or strict parser, duplicate check, counters, persisted ack
+// queued) runs on the benchmark's goroutine, its writer on its own, discarding the acks. One
+// op = one 128-byte-payload stored publish.
+func BenchmarkDiscardStoredHandler(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		p    PersistMode
+	}{{"Immediate", Immediate{}}, {"Conflated", Conflated{Interval: time.Millisecond}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			s := NewServer(Config{Persisted: mode.p})
+			defer s.Close()
+			mc := newStoredConn(b, "bench", b.N)
+			frameLen := len(mc.block) / storedBlockFrames
+			c := newConn(s, mc, 1)
+			s.wg.Add(1)
+			go c.writeLoop()
+			b.ReportAllocs()
+			b.SetBytes(int64(frameLen))
+			b.ResetTimer()
+			start := time.Now()
+			reason := c.serve()
+			el := time.Since(start)
+			b.StopTimer()
+			c.flushCounters()
+			c.abort(reason)
+			if reason != CloseEOF || s.publishes.Load() != uint64(b.N) || s.duplicates.Load() != 0 ||
+				c.cl.last.Load() != storedSeqBase+uint64(b.N)-1 {
+				b.Fatalf("serve ended with %q after %d publishes, %d duplicates, last %d; want eof after %d, last %d",
+					reason, s.publishes.Load(), s.duplicates.Load(), c.cl.last.Load(), b.N, storedSeqBase+uint64(b.N)-1)
+			}
+			reportFrames(b, el)
+		})
 	}
 }

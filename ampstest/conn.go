@@ -35,6 +35,8 @@ type conn struct {
 	curTopic    []byte         // last topic seen, for the counter cache
 	curTC       *topicCounters // its counters
 	curHdr      []byte         // the last plain-publish header scanned, for curTopic; empty if none
+	curSHdr     []byte         // the last stored publish's header up to "s": scanned, for curTopic; empty if none
+	nFastStored uint64         // stored publishes the discard path handled (Server.fastStored, for tests)
 	pTopicPubs  uint64
 	pTopicBytes uint64
 	tsBuf       [32]byte // timestamp scratch: a delivery's "ts"
@@ -164,6 +166,7 @@ func (c *conn) exit() {
 
 func (c *conn) readLoop() {
 	reason := c.serve()
+	c.srv.fastStored.Add(c.nFastStored)
 	c.flushCounters()
 	c.srv.removeSub(c, "all")
 	c.srv.unbind(c)
@@ -182,7 +185,7 @@ func (c *conn) serve() CloseReason {
 		c.pFrames++
 		c.pBytes += uint64(len(body)) + frame.PrefixLen
 		// Discard path: a plain publish while no hook or subscription needs to see it.
-		if s.flags.Load() == 0 && c.loggedOn && !c.dead.Load() {
+		if s.flags.Load() == 0 && c.loggedOn && !c.dead.Load() && !s.strictOnly {
 			// A header byte for byte equal to the last one the scanner
 			// validated is valid too, and names the same topic: one
 			// comparison instead of a scan, for a publisher's usual stream
@@ -201,6 +204,23 @@ func (c *conn) serve() CloseReason {
 				c.pTopicPubs++
 				c.pTopicBytes += uint64(len(body) - n)
 				c.pPubs++
+				continue
+			}
+			// Stored publishes (persisted ack, a new "s" in every frame): the
+			// same, with the cache holding the header up to "s": and the
+			// digits parsed after it. While FailSequence has faults pending
+			// the strict path decides, as it does for "s":0.
+			if h := c.curSHdr; len(h) != 0 && len(body) > len(h) && string(body[:len(h)]) == string(h) {
+				if seq, n := scanSeq(body[len(h):]); n != 0 && seq != 0 && s.failN.Load() == 0 {
+					c.storedPublish(seq, len(body)-len(h)-n)
+					continue
+				}
+			} else if topic, k, seq, n := scanStoredPublish(body); n != 0 && seq != 0 && s.failN.Load() == 0 {
+				if c.curTC == nil || string(topic) != string(c.curTopic) {
+					c.switchTopic(topic)
+				}
+				c.curSHdr = append(c.curSHdr[:0], body[:k]...)
+				c.storedPublish(seq, len(body)-n)
 				continue
 			}
 		}
@@ -453,6 +473,31 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 	}
 }
 
+// storedPublish is publish for a stored publish recognised by the discard path: a publish of
+// c.curTopic with "a":"persisted", "s":seq (not 0) and payloadLen bytes of payload, no other
+// field, while no slow-path flag is set and no FailSequence fault is pending. It does what
+// handle and publish do for such a frame, in the same order (pending counters published,
+// sequence accepted or refused as a duplicate, counters, persisted ack), without the parser.
+func (c *conn) storedPublish(seq uint64, payloadLen int) {
+	s := c.srv
+	c.nFastStored++
+	c.flushCounters()
+	c.isPub = true
+	cl, tc := c.cl, c.curTC
+	if !cl.advance(seq) {
+		s.duplicates.Add(1)
+		cl.duplicates.Add(1)
+		tc.duplicates.Add(1)
+		c.persistFailure(seq, true, s.cfg.DuplicateStatus, reasonDuplicate)
+		return
+	}
+	s.publishes.Add(1)
+	cl.publishes.Add(1)
+	tc.publishes.Add(1)
+	tc.bytes.Add(uint64(payloadLen))
+	c.persistSuccess(seq)
+}
+
 // publishFailed sends the processed and persisted acks (when requested) of a publish that was
 // not accepted.
 func (c *conn) publishFailed(h *frame.Header, status, reason string) {
@@ -653,6 +698,7 @@ func (c *conn) switchTopic(topic []byte) {
 	c.curTC = c.srv.topic(topic)
 	c.curTopic = append(c.curTopic[:0], topic...)
 	c.curHdr = c.curHdr[:0]
+	c.curSHdr = c.curSHdr[:0]
 }
 
 func (c *conn) topicCounters(topic []byte) *topicCounters {

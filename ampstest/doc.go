@@ -47,6 +47,22 @@
 // socket read and before any other command is handled, so Stats is exact whenever the server
 // is idle or has acked a later command.
 //
+// Stored publishes, as a client with a publish store sends them, take the same path:
+// {"c":"p","t":"<topic>","a":"persisted","s":<seq>} (or "c":"publish"), with nothing after
+// the digits but the header's '}'. The connection caches the last such header up to and
+// including "s": and, for a frame that begins with exactly those bytes, parses only the
+// digits: 1 to 20 of them, no leading zero, a value that fits 64 bits and is not 0, then '}'.
+// Anything else (a leading zero, a quoted or signed number, a space, another key after "s",
+// "s":0) goes through the strict parser, as does every stored publish while a FailSequence
+// fault is pending or any of the conditions above holds. A recognised stored publish is
+// handled exactly as the strict path handles it: pending counters published, the sequence
+// accepted if it is above the client name's last one or else counted and acked as a
+// duplicate (Config.DuplicateStatus), counters, and the persisted ack, immediate or
+// conflated, subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
+// other; it does not allocate (TestStoredDiscardPathZeroAllocs). TestStoredFastPathMatchesStrict
+// plays the same frames through both paths and compares every byte sent back, every counter
+// and every recorded frame.
+//
 // A publish through the strict path does not allocate in steady state either: it is encoded
 // into each subscriber's outbound buffer (bookmark and timestamp formatted into
 // per-connection scratch space), and its acks, persisted acks included, into the

@@ -6,11 +6,16 @@ import (
 	"unsafe"
 )
 
-// The two header shapes the discard path recognises without the full parser.
+// The two header openings the discard path recognises without the full parser.
 const (
 	fastP       = `{"c":"p","t":"`       // 14 bytes
 	fastPublish = `{"c":"publish","t":"` // 20 bytes
 )
+
+// storedMid follows the topic of a stored publish, as a client with a publish store writes it
+// (fastpub's publish: `,"a":"persisted"`, then `,"s":` and the digits and '}'); it starts with
+// the topic's closing quote.
+const storedMid = `","a":"persisted","s":`
 
 var (
 	fastP0 = binary.LittleEndian.Uint64([]byte(fastP[0:8]))
@@ -33,22 +38,84 @@ var topicByte = func() (t [256]bool) {
 // frame.Header.Parse accepts too, with Command CmdPublish, the same Topic, no other field, and
 // payload b[hdrLen:] (FuzzScanPlainPublish checks this).
 func scanPlainPublish(b []byte) (topic []byte, hdrLen int) {
-	var i int
-	switch {
-	case len(b) >= len(fastP)+2 &&
-		binary.LittleEndian.Uint64(b) == fastP0 && binary.LittleEndian.Uint64(b[6:]) == fastP1:
-		i = len(fastP)
-	case len(b) >= len(fastPublish)+2 && string(b[:len(fastPublish)]) == fastPublish:
-		i = len(fastPublish)
-	default:
-		return nil, 0
-	}
-	start := i
-	i += specialIndex(b[i:])
-	if i == start || i+1 >= len(b) || b[i] != '"' || b[i+1] != '}' {
+	start, i := scanTopic(b)
+	if i == 0 || i+1 >= len(b) || b[i+1] != '}' {
 		return nil, 0
 	}
 	return b[start:i], i + 2
+}
+
+// scanTopic recognises the opening {"c":"p","t":" or {"c":"publish","t":" and a non-empty
+// topic free of escapes and control characters after it: it returns the topic's bounds, end
+// being the index of its closing quote, or end 0 when b does not start that way.
+func scanTopic(b []byte) (start, end int) {
+	switch {
+	case len(b) >= len(fastP)+2 &&
+		binary.LittleEndian.Uint64(b) == fastP0 && binary.LittleEndian.Uint64(b[6:]) == fastP1:
+		start = len(fastP)
+	case len(b) >= len(fastPublish)+2 && string(b[:len(fastPublish)]) == fastPublish:
+		start = len(fastPublish)
+	default:
+		return 0, 0
+	}
+	end = start + specialIndex(b[start:])
+	if end == start || end >= len(b) || b[end] != '"' {
+		return 0, 0
+	}
+	return start, end
+}
+
+// scanStoredPublish recognises a stored publish's header: exactly
+// {"c":"p","t":"<topic>","a":"persisted","s":<seq>} or the same with "c":"publish", the
+// topic as scanPlainPublish wants it and seq as scanSeq wants it. It returns the topic (a
+// sub-slice of b), seqOff (the length of the header's prefix up to and including "s":, the
+// part the connection caches), the sequence and the header length, or hdrLen 0 when b has
+// any other shape. Whatever it accepts, frame.Header.Parse accepts too, with Command
+// CmdPublish, the same Topic, Ack AckPersisted (AckRaw "persisted"), Seq seq (HasSeq), no
+// other field, and payload b[hdrLen:] (FuzzScanStoredPublish checks this).
+func scanStoredPublish(b []byte) (topic []byte, seqOff int, seq uint64, hdrLen int) {
+	start, i := scanTopic(b)
+	if i == 0 || len(b)-i < len(storedMid) || string(b[i:i+len(storedMid)]) != storedMid {
+		return nil, 0, 0, 0
+	}
+	seqOff = i + len(storedMid)
+	seq, n := scanSeq(b[seqOff:])
+	if n == 0 {
+		return nil, 0, 0, 0
+	}
+	return b[start:i], seqOff, seq, seqOff + n
+}
+
+// scanSeq parses the bare sequence number that ends a stored publish's header: 1 to 20
+// decimal digits, no leading zero unless the number is 0, at most 1<<64-1, then the header's
+// closing '}'. It returns the number and the bytes it used ('}' included), or n 0 for
+// anything else (which the strict parser may still accept: "007", a quoted number, a space,
+// another key after "s"; the caller then takes the strict path).
+func scanSeq(b []byte) (seq uint64, n int) {
+	i := 0
+	// Up to 19 digits cannot overflow (10^19-1 < 1<<64).
+	for ; i < len(b) && i < 19; i++ {
+		d := uint64(b[i]) - '0'
+		if d > 9 {
+			break
+		}
+		seq = seq*10 + d
+	}
+	if i == 19 && i < len(b) {
+		if d := uint64(b[i]) - '0'; d <= 9 {
+			hi, lo := bits.Mul64(seq, 10)
+			lo, carry := bits.Add64(lo, d, 0)
+			if hi != 0 || carry != 0 {
+				return 0, 0 // above 1<<64-1
+			}
+			seq = lo
+			i++
+		}
+	}
+	if i == 0 || i >= len(b) || b[i] != '}' || (b[0] == '0' && i > 1) {
+		return 0, 0 // no digit, a 21st digit or another byte, no '}', a leading zero
+	}
+	return seq, i + 1
 }
 
 const (

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,6 +25,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	join := func(fs ...[]byte) []byte { return bytes.Join(fs, nil) }
 	return [][]byte{
 		join(logon, pub, pubAck, flushFrame(t, "3", frame.AckPersisted)),
+		join(logon, stored("orders", "44", "a"), stored("orders", "45", "b"), stored("orders", "45", "c"),
+			stored("orders", "046", "d"), stored("orders", "47", "e"), flushFrame(t, "3", frame.AckPersisted)),
 		join(logon, subFrame(t, frame.CmdSubscribe, "4", "orders", "s1"), pub,
 			subFrame(t, frame.CmdUnsubscribe, "5", "", "s1")),
 		join(logon, frame.AppendHeartbeatStart(nil, 1), frame.AppendHeartbeatBeat(nil)),
@@ -123,6 +127,9 @@ func FuzzScanPlainPublish(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range storedSeeds {
+		f.Add([]byte(s)) // the plain scanner must refuse every one
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		topic, n := scanPlainPublish(body)
 		var h frame.Header
@@ -147,6 +154,98 @@ func FuzzScanPlainPublish(f *testing.F) {
 		if !reflect.DeepEqual(h, want) || string(h.Topic) != string(topic) ||
 			len(payload) != len(body)-n || !bytes.Equal(payload, body[n:]) {
 			t.Fatalf("scanner (%q, %d) and parser (%+v, payload %q) disagree on %q", topic, n, h, payload, body)
+		}
+	})
+}
+
+// storedSeeds are stored-publish headers, well formed or nearly: the seeds of
+// FuzzScanStoredPublish, and of FuzzScanPlainPublish, whose scanner must refuse them all.
+var storedSeeds = []string{
+	`{"c":"p","t":"orders","a":"persisted","s":1764680000000000123}{"id":1}`,
+	`{"c":"publish","t":"o","a":"persisted","s":1}`,
+	`{"c":"p","t":"o","a":"persisted","s":0}x`,
+	`{"c":"p","t":"o","a":"persisted","s":007}`,
+	`{"c":"p","t":"o","a":"persisted","s":18446744073709551615}`,
+	`{"c":"p","t":"o","a":"persisted","s":18446744073709551616}`,
+	`{"c":"p","t":"o","a":"persisted","s":99999999999999999999}`,
+	`{"c":"p","t":"o","a":"persisted","s":100000000000000000000}`,
+	`{"c":"p","t":"o","a":"persisted","s":12`,
+	`{"c":"p","t":"o","a":"persisted","s":12,"x":"y"}`,
+	`{"c":"p","t":"o","a":"persisted","s":"12"}`,
+	`{"c":"p","t":"o","a":"persisted","s":12 }`,
+	`{"c":"p","t":"o","a":"persisted","s":}`,
+	`{"c":"p","t":"a\"b","a":"persisted","s":3}`,
+	`{"c":"p","t":"","a":"persisted","s":3}`,
+	`{"c":"p","t":"o","a":"processed,persisted","s":3}`,
+}
+
+// canonicalSeq is what scanSeq must accept: a canonical decimal and the header's end.
+var canonicalSeq = regexp.MustCompile(`^(0|[1-9][0-9]{0,19})}`)
+
+// FuzzScanStoredPublish checks the stored-publish scanner against the strict parser, as
+// FuzzScanPlainPublish does for plain publishes: whatever the scanner accepts, Parse accepts
+// with the same topic and sequence, a persisted ack and no other field; and the scanner
+// accepts every header of that exact shape with a canonical sequence that fits 64 bits.
+func FuzzScanStoredPublish(f *testing.F) {
+	for _, s := range storedSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		topic, seqOff, seq, n := scanStoredPublish(body)
+		var h frame.Header
+		payload, err := h.Parse(append([]byte(nil), body...))
+		if n == 0 {
+			for _, pre := range []string{fastP, fastPublish} {
+				rest, ok := bytes.CutPrefix(body, []byte(pre))
+				i := bytes.IndexByte(rest, '"')
+				if !ok || i <= 0 || bytes.ContainsFunc(rest[:i], func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+					continue
+				}
+				digits, ok := bytes.CutPrefix(rest[i:], []byte(storedMid))
+				if !ok || !canonicalSeq.Match(digits) {
+					continue
+				}
+				if _, err := strconv.ParseUint(string(digits[:bytes.IndexByte(digits, '}')]), 10, 64); err == nil {
+					t.Fatalf("scanner missed the stored publish %q", body)
+				}
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("scanner accepted %q, parser rejects it: %v", body, err)
+		}
+		want := frame.Header{Command: frame.CmdPublish, CommandRaw: h.CommandRaw, Topic: h.Topic,
+			Ack: frame.AckPersisted, AckRaw: h.AckRaw, Seq: seq, HasSeq: true}
+		if !reflect.DeepEqual(h, want) || string(h.AckRaw) != "persisted" || string(h.Topic) != string(topic) ||
+			seqOff < len(storedMid) || string(body[seqOff-len(storedMid):seqOff]) != storedMid ||
+			len(payload) != len(body)-n || !bytes.Equal(payload, body[n:]) {
+			t.Fatalf("scanner (%q, %d, %d, %d) and parser (%+v, payload %q) disagree on %q", topic, seqOff, seq, n, h, payload, body)
+		}
+		// The cached prefix followed by the same digits is recognised by scanSeq alone.
+		if s2, n2 := scanSeq(body[seqOff:]); s2 != seq || seqOff+n2 != n {
+			t.Fatalf("scanSeq(%q) = %d, %d; the scanner said %d, %d", body[seqOff:], s2, n2, seq, n-seqOff)
+		}
+	})
+}
+
+// FuzzScanSeq checks scanSeq against strconv: it accepts exactly a canonical decimal that fits
+// 64 bits followed by '}', with strconv's value.
+func FuzzScanSeq(f *testing.F) {
+	for _, s := range []string{"0}", "1}", "007}", "18446744073709551615}", "18446744073709551616}",
+		"99999999999999999999}", "100000000000000000000}", "12", "12 }", "}", "+1}", "1234567890123456789}x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, n := scanSeq(b)
+		want, wantN := uint64(0), 0
+		if canonicalSeq.Match(b) {
+			k := bytes.IndexByte(b, '}')
+			if v, err := strconv.ParseUint(string(b[:k]), 10, 64); err == nil {
+				want, wantN = v, k+1
+			}
+		}
+		if seq != want || n != wantN {
+			t.Fatalf("scanSeq(%q) = %d, %d; want %d, %d", b, seq, n, want, wantN)
 		}
 	})
 }

@@ -72,6 +72,11 @@ type Server struct {
 	delivered, dropped, connsTotal                 atomic.Uint64
 
 	faults faultCounters
+
+	// strictOnly turns the discard path off: every frame goes through the strict parser
+	// (tests compare the two). Set before the server has connections.
+	strictOnly bool
+	fastStored atomic.Uint64 // stored publishes the discard path handled, on connections that ended (tests)
 }
 
 // listenSpec is one listener's network and actual address (a TCP port chosen by the kernel is

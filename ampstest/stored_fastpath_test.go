@@ -1,0 +1,259 @@
+package ampstest
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastpub/fastpub/frame"
+)
+
+// stored frames a stored publish as a client with a publish store sends it; seq is the "s"
+// value's text (so that malformed ones can be written).
+func stored(topic, seq, payload string) []byte {
+	return rawFrame(`{"c":"p","t":"`+topic+`","a":"persisted","s":`+seq+`}`, payload)
+}
+
+// storedStep is one step of a stored fast-path scenario: frames sent in one write, or a hook
+// applied to the server (after every earlier frame was handled).
+type storedStep struct {
+	frames [][]byte
+	hook   func(*Server)
+}
+
+func frames(fs ...[]byte) storedStep  { return storedStep{frames: fs} }
+func hook(f func(*Server)) storedStep { return storedStep{hook: f} }
+
+func storedSeqs(topic string, seqs ...uint64) storedStep {
+	var fs [][]byte
+	for _, q := range seqs {
+		fs = append(fs, stored(topic, fmt.Sprint(q), fmt.Sprintf(`{"n":%d}`, q)))
+	}
+	return frames(fs...)
+}
+
+// storedRun is what one scenario produced on one server.
+type storedRun struct {
+	out      []string // every frame the server sent, in order
+	stats    Stats
+	received []ReceivedFrame
+	last     uint64
+	fast     uint64 // stored publishes the discard path handled
+}
+
+// runStored plays steps on a fresh server (strictOnly: discard path off) over one connection
+// logged on as "pub". Each frame step is followed by a flush asking for processed and persisted
+// acks, whose persisted ack (the last frame it causes) marks the step as handled; a step that
+// gets the connection closed ends the scenario.
+func runStored(t *testing.T, cfg Config, strictOnly bool, steps []storedStep) storedRun {
+	t.Helper()
+	s := NewServer(cfg)
+	s.strictOnly = strictOnly
+	defer s.Close()
+	if err := s.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	r := dial(t, s, "tcp")
+	var run storedRun
+	r.logon("pub")
+	closed := false
+	for i, st := range steps {
+		if st.hook != nil {
+			st.hook(s)
+			continue
+		}
+		cid := fmt.Sprintf("sync%d", i)
+		r.send(append(st.frames, flushFrame(t, cid, frame.AckProcessed|frame.AckPersisted))...)
+		for !closed {
+			select {
+			case g, ok := <-r.frames:
+				if !ok {
+					closed = true
+					break
+				}
+				run.out = append(run.out, g.String())
+				if g.Cid == cid && g.A == "persisted" {
+					goto next
+				}
+			case <-time.After(waitTimeout):
+				t.Fatalf("step %d: no flush ack within %v (got %q)", i, waitTimeout, run.out)
+			}
+		}
+		break
+	next:
+	}
+	r.close()
+	waitFor(t, "the connection to end", func() bool { return s.Stats().Connections == 0 })
+	run.stats = s.Stats()
+	run.received = s.Received()
+	run.last = s.LastSequence("pub")
+	run.fast = s.fastStored.Load()
+	return run
+}
+
+// TestStoredFastPathMatchesStrict plays frame sequences of stored publishes (and their edge
+// cases) through the discard path and through the strict path alone, and requires the same
+// bytes back, the same counters, the same recorded frames and the same last sequence.
+func TestStoredFastPathMatchesStrict(t *testing.T) {
+	const maxU = "18446744073709551615"
+	cases := []struct {
+		name     string
+		cfg      Config
+		steps    []storedStep
+		wantFast uint64 // stored publishes the discard path must have handled, at least
+	}{
+		{name: "increasing", steps: []storedStep{
+			storedSeqs("orders", 1, 2, 3, 10, 1764680000000000123, 1764680000000000124),
+		}, wantFast: 6},
+		{name: "duplicates", steps: []storedStep{
+			storedSeqs("orders", 5, 6, 6, 3, 7, 7, 1, 8),
+		}, wantFast: 8},
+		{name: "duplicate status failure", cfg: Config{DuplicateStatus: "failure"}, steps: []storedStep{
+			storedSeqs("orders", 5, 6, 6, 3, 7),
+		}, wantFast: 5},
+		{name: "zero and leading zeros", steps: []storedStep{
+			storedSeqs("orders", 4),
+			frames(stored("orders", "0", "a"), stored("orders", "007", "b"), stored("orders", "00", "c"),
+				stored("orders", "05", "d"), stored("orders", "5", "e"), stored("orders", "0", "f")),
+		}, wantFast: 2},
+		{name: "extra fields after s", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":2,"x":"corr"}`, "x"),
+				rawFrame(`{"c":"p","t":"orders","a":"persisted","s":3,"cid":"c3","a":"processed,persisted"}`, "y"),
+				rawFrame(`{"c":"p","t":"orders","a":"persisted","s":4,"s":3}`, "z"),
+				rawFrame(`{"c":"p","t":"orders","a":"persisted","s":"5"}`, "q"),
+				stored("orders", "6", "w")),
+		}, wantFast: 2},
+		{name: "other headers with s", steps: []storedStep{
+			frames(rawFrame(`{"c":"p","t":"orders","cid":"c1","a":"persisted","s":1}`, "a"),
+				rawFrame(`{"c":"p","t":"orders","a":"processed,persisted","s":2}`, "b"),
+				rawFrame(`{"c":"p","t":"orders","a":"persisted,processed","cid":"c3","s":3}`, "c"),
+				rawFrame(`{"c":"p","t":"orders","s":4}`, "d"),
+				rawFrame(`{"c":"delta_publish","t":"orders","a":"persisted","s":5}`, "e"),
+				rawFrame(`{"c":"publish","t":"orders","a":"persisted","s":6}`, "f"),
+				rawFrame(`{"c":"p","t":"ord\"ers","a":"persisted","s":7}`, "g"),
+				rawFrame(`{"c":"p","t":"","a":"persisted","s":8}`, "h"),
+				stored("orders", "9", "i")),
+		}, wantFast: 2},
+		{name: "twenty digits", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(stored("orders", maxU, "max"), stored("orders", maxU, "again"),
+				stored("orders", "99999999999999999999", "over")),
+		}, wantFast: 3},
+		{name: "twenty-one digits", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(stored("orders", "100000000000000000000", "x")),
+		}, wantFast: 1},
+		{name: "twenty-one digits with leading zero", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(stored("orders", "012345678901234567890", "x")),
+		}, wantFast: 1},
+		{name: "overflow", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(stored("orders", "18446744073709551616", "x")),
+		}, wantFast: 1},
+		{name: "missing brace", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":2`, "")),
+		}, wantFast: 1},
+		{name: "missing brace before payload", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":2`, "abc")),
+		}, wantFast: 1},
+		{name: "space before brace", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":2 }`, "abc")),
+		}, wantFast: 1},
+		{name: "no digits", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":}`, "abc")),
+		}, wantFast: 1},
+		{name: "sign", steps: []storedStep{
+			storedSeqs("orders", 1),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":+2}`, "abc")),
+		}, wantFast: 1},
+		{name: "topics and plain publishes", steps: []storedStep{
+			frames(stored("orders", "1", "a"), pubFrame(t, frame.Publish{Topic: "orders"}, "p1"),
+				stored("orders", "2", "b"), stored("trades", "3", "c"), pubFrame(t, frame.Publish{Topic: "trades"}, "p2"),
+				stored("orders", "4", "d"), stored("orders", "4", "dup"), stored("ordersX", "5", "e"),
+				stored("orders", "6", ""), pubFrame(t, frame.Publish{Topic: "orders", Ack: frame.AckProcessed, CommandID: "p3"}, "p3")),
+		}, wantFast: 7},
+		{name: "fail sequence", steps: []storedStep{
+			storedSeqs("orders", 1, 2),
+			hook(func(s *Server) { s.FailSequence("pub", 4, ""); s.FailSequence("pub", 2, "old") }),
+			storedSeqs("orders", 3, 4, 4, 5, 2),
+			hook(func(s *Server) { s.FailSequence("pub", 2, "") }), // still pending: 2 is never above last
+			storedSeqs("orders", 6, 7),
+		}, wantFast: 2},
+		{name: "set last sequence", steps: []storedStep{
+			storedSeqs("orders", 10, 11),
+			hook(func(s *Server) { s.SetLastSequence("pub", 100) }),
+			storedSeqs("orders", 12, 100, 101),
+			hook(func(s *Server) { s.SetLastSequence("pub", 5) }),
+			storedSeqs("orders", 6, 6, 7),
+			hook(func(s *Server) { s.State().Forget() }),
+			storedSeqs("orders", 1, 2),
+		}, wantFast: 10},
+		{name: "drop persisted acks", steps: []storedStep{
+			hook(func(s *Server) { s.DropPersistedAcks(2) }),
+			storedSeqs("orders", 1, 2, 2, 3, 4),
+			hook(func(s *Server) { s.DropPersistedAcksRandomly(7, 0.5) }),
+			storedSeqs("orders", 5, 6, 7, 8, 9, 10, 11, 12, 12),
+		}, wantFast: 14},
+		{name: "withhold and delay acks", steps: []storedStep{
+			storedSeqs("orders", 1),
+			hook(func(s *Server) { s.DelayAcks(time.Millisecond) }),
+			storedSeqs("orders", 2, 3, 3),
+			hook(func(s *Server) { s.DelayAcks(0) }),
+			storedSeqs("orders", 4),
+		}, wantFast: 5},
+		{name: "reject topic", steps: []storedStep{
+			storedSeqs("orders", 1),
+			hook(func(s *Server) { s.RejectTopic("orders") }),
+			storedSeqs("orders", 2),
+			storedSeqs("trades", 3),
+			hook(func(s *Server) { s.AllowTopic("orders") }),
+			storedSeqs("orders", 2, 4),
+		}, wantFast: 3},
+		{name: "record", steps: []storedStep{
+			storedSeqs("orders", 1),
+			hook(func(s *Server) { s.Record(3) }),
+			storedSeqs("orders", 2, 3, 3, 4, 5),
+			storedSeqs("orders", 6),
+		}, wantFast: 4},
+	}
+	modes := []struct {
+		name string
+		p    PersistMode
+	}{{"immediate", Immediate{}}, {"conflated", Conflated{Interval: time.Hour}}}
+	for _, tc := range cases {
+		for _, m := range modes {
+			t.Run(tc.name+"/"+m.name, func(t *testing.T) {
+				cfg := tc.cfg
+				cfg.Persisted = m.p
+				fast := runStored(t, cfg, false, tc.steps)
+				strict := runStored(t, cfg, true, tc.steps)
+				if strict.fast != 0 {
+					t.Fatalf("strict-only server took the discard path %d times", strict.fast)
+				}
+				if fast.fast < tc.wantFast {
+					t.Errorf("discard path handled %d stored publishes, want at least %d", fast.fast, tc.wantFast)
+				}
+				if !reflect.DeepEqual(fast.out, strict.out) {
+					t.Errorf("frames sent differ\nfast:   %s\nstrict: %s", strings.Join(fast.out, "\n        "), strings.Join(strict.out, "\n        "))
+				}
+				if !reflect.DeepEqual(fast.stats, strict.stats) {
+					t.Errorf("stats differ\nfast:   %+v\nstrict: %+v", fast.stats, strict.stats)
+				}
+				if !reflect.DeepEqual(fast.received, strict.received) {
+					t.Errorf("recorded frames differ\nfast:   %+v\nstrict: %+v", fast.received, strict.received)
+				}
+				if fast.last != strict.last {
+					t.Errorf("last sequence %d, strict %d", fast.last, strict.last)
+				}
+			})
+		}
+	}
+}

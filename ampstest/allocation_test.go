@@ -119,7 +119,7 @@ func TestStoredDiscardPathZeroAllocs(t *testing.T) {
 // TestStoredServeAllocs runs the whole reader loop over 40 000 and over 200 000 stored
 // publishes (the writer running and discarding the acks) and checks that allocations do not
 // grow with the frame count (the logon, a topic's first use, the growth of the outbound
-// buffers and the writer's timer allocate, a bounded number of times), and that the discard
+// buffers and the goroutines' scheduling allocate, a bounded number of times), and that the discard
 // path handled every frame.
 func TestStoredServeAllocs(t *testing.T) {
 	for _, mode := range []PersistMode{Immediate{}, Conflated{Interval: time.Millisecond}} {
@@ -146,7 +146,9 @@ func TestStoredServeAllocs(t *testing.T) {
 			}
 		}
 		t.Logf("%T: %d allocations for 40 000 frames, %d for 200 000", mode, allocs[0], allocs[1])
-		if allocs[0] > 256 || allocs[1] > 256 || allocs[1] > allocs[0]+64 {
+		// Far below one per frame (160 000 more frames), with room for a loaded machine, where
+		// the writer falls behind in bursts and the outbound buffers grow more often.
+		if allocs[0] > 1024 || allocs[1] > 1024 || allocs[1] > allocs[0]+512 {
 			t.Fatalf("%T: %d allocations for 40 000 frames, %d for 200 000", mode, allocs[0], allocs[1])
 		}
 	}

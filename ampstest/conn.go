@@ -57,6 +57,9 @@ type conn struct {
 	closing     bool     // graceful close: write what is queued, then close
 	persistBm   [48]byte // bookmark scratch of appendPersistLocked (a stack array would escape)
 
+	persistTmpl     *persistAck // the successful persisted ack's template (writer.go); nil: none
+	persistTmplDone bool        // persistTmpl was derived (or found unusable)
+
 	kick       chan struct{} // 1-slot writer wake-up
 	done       chan struct{} // closed by abort
 	dead       atomic.Bool

@@ -59,7 +59,10 @@
 // accepted if it is above the client name's last one or else counted and acked as a
 // duplicate (Config.DuplicateStatus), counters, and the persisted ack, immediate or
 // conflated, subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
-// other; it does not allocate (TestStoredDiscardPathZeroAllocs). TestStoredFastPathMatchesStrict
+// other; it does not allocate (TestStoredDiscardPathZeroAllocs). On either path, a successful
+// persisted ack with a sequence is written from a per-connection template derived from
+// frame.AppendAck's output (and checked against it) with only the two copies of the sequence
+// formatted. TestStoredFastPathMatchesStrict
 // plays the same frames through both paths and compares every byte sent back, every counter
 // and every recorded frame.
 //

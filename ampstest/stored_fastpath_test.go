@@ -2,6 +2,7 @@ package ampstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -254,6 +255,37 @@ func TestStoredFastPathMatchesStrict(t *testing.T) {
 					t.Errorf("last sequence %d, strict %d", fast.last, strict.last)
 				}
 			})
+		}
+	}
+}
+
+// TestPersistAckTemplate: the persisted-ack template gives frame.AppendAck's bytes exactly,
+// for any client name and sequence (both paths use it, so TestStoredFastPathMatchesStrict
+// cannot see it).
+func TestPersistAckTemplate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, name := range []string{"pub", "x", "ö", `a"b`, strings.Repeat("n", 200)} {
+		s := NewServer(Config{})
+		c := newConn(s, &memConn{}, 1)
+		c.loggedOn, c.cl = true, s.clientRecord(name)
+		tmpl := c.persistTemplate()
+		s.Close()
+		if tmpl == nil {
+			t.Fatalf("%q: no template", name)
+		}
+		seqs := []uint64{0, 1, 9, 10, 11, 100, 1<<63 - 1, 1 << 63, 1<<64 - 1}
+		for range 2000 {
+			seqs = append(seqs, rng.Uint64()>>rng.UintN(64))
+		}
+		for _, seq := range seqs {
+			want, err := frame.AppendAck([]byte("prefix"), &frame.Ack{Type: frame.AckPersisted, Status: statusSuccess,
+				Seq: seq, HasSeq: true, Bookmark: bm(name, seq)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tmpl.append([]byte("prefix"), seq); string(got) != string(want) {
+				t.Fatalf("%q, %d: template gives %q, AppendAck %q", name, seq, got, want)
+			}
 		}
 	}
 }

@@ -20,6 +20,8 @@ package ampstest
 // (deliveries, logon and subscribe acks, heartbeats) go straight to out.
 
 import (
+	"bytes"
+	"strconv"
 	"time"
 
 	"github.com/fastpub/fastpub/frame"
@@ -74,6 +76,23 @@ func (c *conn) sendAck(a *frame.Ack, hooked bool) {
 }
 
 func (c *conn) appendAckLocked(a *frame.Ack, hooked bool, now int64) {
+	queued, due := c.ackRoute(hooked, now)
+	dst := c.out
+	if queued {
+		dst = c.ackBuf
+	}
+	b, err := frame.AppendAck(dst, a)
+	if err != nil {
+		c.srv.logf("ampstest: conn %d: encoding ack: %v", c.id, err)
+		return
+	}
+	c.ackAppended(b, queued, due)
+}
+
+// ackRoute says where the next ack goes: the hook queue (with the time it is due; a hooked ack
+// while DelayAcks or WithholdAcks is on or the queue is not empty, counted as delayed or
+// withheld) or straight to out.
+func (c *conn) ackRoute(hooked bool, now int64) (queued bool, due int64) {
 	s := c.srv
 	if hooked {
 		d, held := s.delay.Load(), s.withhold.Load()
@@ -84,19 +103,17 @@ func (c *conn) appendAckLocked(a *frame.Ack, hooked bool, now int64) {
 			if held {
 				s.faults.withheldAcks.Add(1)
 			}
-			b, err := frame.AppendAck(c.ackBuf, a)
-			if err != nil {
-				s.logf("ampstest: conn %d: encoding ack: %v", c.id, err)
-				return
-			}
-			c.ackBuf = b
-			c.ackEnts = append(c.ackEnts, ackEnt{end: len(b), due: now + d})
-			return
+			return true, now + d
 		}
 	}
-	b, err := frame.AppendAck(c.out, a)
-	if err != nil {
-		s.logf("ampstest: conn %d: encoding ack: %v", c.id, err)
+	return false, 0
+}
+
+// ackAppended stores b, the buffer ackRoute chose with one more ack appended.
+func (c *conn) ackAppended(b []byte, queued bool, due int64) {
+	if queued {
+		c.ackBuf = b
+		c.ackEnts = append(c.ackEnts, ackEnt{end: len(b), due: due})
 		return
 	}
 	c.out = b
@@ -107,12 +124,79 @@ func (c *conn) appendPersistLocked(seq uint64, hasSeq bool, status, reason strin
 	if status == statusSuccess && reason == "" && c.srv.ackFault.Load() && c.srv.takeAckDrop() {
 		return
 	}
+	if hasSeq && status == statusSuccess && reason == "" {
+		if t := c.persistTemplate(); t != nil {
+			queued, due := c.ackRoute(true, now)
+			dst := c.out
+			if queued {
+				dst = c.ackBuf
+			}
+			c.ackAppended(t.append(dst, seq), queued, due)
+			return
+		}
+	}
 	a := frame.Ack{Type: frame.AckPersisted, Status: status, Reason: reason}
 	if hasSeq {
 		a.Seq, a.HasSeq = seq, true
 		a.Bookmark = b2s(appendBookmark(c.persistBm[:0], c.cl.hashStr, seq))
 	}
 	c.appendAckLocked(&a, true, now)
+}
+
+// persistAck is a connection's successful persisted ack, split around its two copies of the
+// sequence ("s" and the bookmark's second field): what frame.AppendAck writes for it, with
+// the sequence formatted twice instead of every field encoded.
+type persistAck struct {
+	pre, mid, post []byte
+}
+
+// append appends the frame of the ack for seq.
+func (t *persistAck) append(dst []byte, seq uint64) []byte {
+	start := len(dst)
+	dst = append(dst, t.pre...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, t.mid...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, t.post...)
+	frame.SetLength(dst[start:])
+	return dst
+}
+
+// persistAckChecks are the sequences at which a derived template must give frame.AppendAck's
+// bytes exactly before it is used.
+var persistAckChecks = [...]uint64{0, 1, 9, 10, 99, 12345, 1764680000000000123, 1<<64 - 1}
+
+// persistTemplate returns the connection's persisted-ack template, deriving it on first use
+// from frame.AppendAck's own output; nil (and frame.AppendAck for every persisted ack) if the
+// derived template does not reproduce that output exactly. Guarded by mu.
+func (c *conn) persistTemplate() *persistAck {
+	if c.persistTmplDone {
+		return c.persistTmpl
+	}
+	c.persistTmplDone = true
+	enc := func(seq uint64) []byte {
+		var bm [48]byte
+		b, err := frame.AppendAck(nil, &frame.Ack{Type: frame.AckPersisted, Status: statusSuccess,
+			Seq: seq, HasSeq: true, Bookmark: string(appendBookmark(bm[:0], c.cl.hashStr, seq))})
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	ref := enc(1)
+	i := bytes.Index(ref, []byte(`"s":1,`))
+	j := bytes.LastIndex(ref, []byte(`|1|`))
+	if i < 0 || j < i {
+		return nil
+	}
+	t := &persistAck{pre: ref[: i+4 : i+4], mid: ref[i+5 : j+1 : j+1], post: ref[j+2:]}
+	for _, seq := range persistAckChecks {
+		if !bytes.Equal(t.append(nil, seq), enc(seq)) {
+			return nil
+		}
+	}
+	c.persistTmpl = t
+	return t
 }
 
 // emitPendingLocked sends the pending conflated success ack.

@@ -200,7 +200,7 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 	k += copy(b[k:], seqKey)
 	seq := c.seqBase + cl.Seq
 	d := len(b) - n - len(seqKey) // the claim's digits
-	putDecimal(b[k:k+d], seq)
+	frame.PutUint(b[k:k+d], seq)
 	k += d
 	b[k] = '}'
 	copy(b[k+1:], data)
@@ -212,34 +212,6 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 
 // seqKey opens the sequence number at the end of a stored publish's header.
 const seqKey = `,"s":`
-
-// putDecimal writes v in decimal into exactly len(b) bytes, two digits per
-// division (a sequence number has 19: ten divisions instead of nineteen).
-func putDecimal(b []byte, v uint64) {
-	i := len(b)
-	for i >= 2 {
-		q := v / 100
-		d := (v - q*100) * 2
-		b[i-1], b[i-2] = digitPairs[d+1], digitPairs[d]
-		v = q
-		i -= 2
-	}
-	if i == 1 {
-		b[0] = byte('0' + v%10)
-	}
-}
-
-// digitPairs holds "00" to "99".
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 // maxStackHeader bounds the variable header fields (topic, correlation id,
 // SOW key, before escaping) that publish encodes on the stack. The scratch

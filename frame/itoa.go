@@ -66,3 +66,13 @@ func enc8(v uint32) uint64 {
 	x = q | (x-q*10)<<8
 	return x + 0x3030303030303030
 }
+
+// PutUint writes x in decimal into b, which must be exactly as long as x's
+// decimal form (ring.DecimalLen gives it): the sequence number of a stored
+// publish, written after the frame is claimed. It does not allocate.
+func PutUint(b []byte, x uint64) {
+	if len(b) != decLen(x) {
+		panic("frame: PutUint: the buffer is not the number's length")
+	}
+	appendUint(b[:0:len(b)], x)
+}

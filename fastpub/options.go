@@ -20,10 +20,10 @@ const (
 	// DefaultCloseTimeout bounds how long Close waits to write what is queued
 	// before it drops the connection (10 s).
 	DefaultCloseTimeout = 10 * time.Second
-	// DefaultInlineWriteAfter is WithInlineWrite's default (5 µs): a
+	// DefaultInlineWriteAfter is WithInlineWrite's default (1 µs): a
 	// publish that finds the writer parked and the socket idle that long
 	// writes its own frame.
-	DefaultInlineWriteAfter = 5 * time.Microsecond
+	DefaultInlineWriteAfter = 1 * time.Microsecond
 	// DefaultMaxInboundFrame is the largest frame the client accepts from
 	// the server (1 MiB, length prefix excluded). A publisher receives only
 	// acks and heartbeats, a few hundred bytes each.
@@ -238,7 +238,7 @@ func WithCloseTimeout(d time.Duration) Option {
 // never parks and batches as before; a publish that finds the socket full
 // (EAGAIN, a partial write) hands what is left to the writer, so Publish
 // still never waits for the socket. 0 turns it off: the writer goroutine
-// sends everything. Default DefaultInlineWriteAfter (5 µs); negative is an
+// sends everything. Default DefaultInlineWriteAfter (1 µs); negative is an
 // *OptionError. TLS connections always use the writer.
 func WithInlineWrite(idle time.Duration) Option {
 	return func(c *config) error {

@@ -257,9 +257,19 @@ func (sc *scanner) scan() {
 	}
 	if sc.garbage {
 		sc.torn = sc.gbytes
-		// The tail held records the earlier process had committed.
-		if known && sc.stateLast > sc.prevSeq {
-			sc.addLost(sc.prevSeq+1, sc.stateLast)
+		// The tail held records the earlier process had committed (the
+		// state's last), and the damaged record right after the last valid
+		// one still names its sequence number when its header survived.
+		lost := sc.stateLast
+		if r := sc.lastRun; sc.valid && r != nil && sc.lastEnd+recHdr <= r.end(sc.shift) {
+			var h [recHdr]byte
+			sc.read(r, sc.lastEnd, h[:])
+			if le.Uint32(h[0:]) == recMagic && le.Uint64(h[8:]) == sc.prevSeq+1 {
+				lost = max(lost, sc.prevSeq+1)
+			}
+		}
+		if known && lost > sc.prevSeq {
+			sc.addLost(sc.prevSeq+1, lost)
 		}
 	}
 }

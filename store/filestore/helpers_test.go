@@ -175,7 +175,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-
 // recOff is the logical offset of frame seq's record in a store whose
 // stream began at l0 (0 for a new store).
 func (st *stream) recOff(l0, seq uint64) uint64 {

@@ -124,16 +124,7 @@ func (c *Client) writeLoop(s *session) {
 // writeSegments sends segs with writev, resuming partial writes, releasing
 // ring space as the kernel accepts bytes.
 func (w *writer) writeSegments(c *Client, segs [][]byte) error {
-	k := 0
-	for _, s := range segs {
-		if len(s) == 0 {
-			continue
-		}
-		w.iovs[k].Base = &s[0]
-		w.iovs[k].SetLen(len(s))
-		k++
-	}
-	cur := w.iovs[:k]
+	cur := w.load(segs)
 	for len(cur) > 0 {
 		w.cur = cur
 		if err := w.rc.Write(w.fn); err != nil {
@@ -159,6 +150,20 @@ func (w *writer) writeSegments(c *Client, segs [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// load turns segs into the writer's iovecs, skipping empty ones.
+func (w *writer) load(segs [][]byte) []unix.Iovec {
+	k := 0
+	for _, sg := range segs {
+		if len(sg) == 0 {
+			continue
+		}
+		w.iovs[k].Base = &sg[0]
+		w.iovs[k].SetLen(len(sg))
+		k++
+	}
+	return w.iovs[:k]
 }
 
 // wrote records that the kernel took n more bytes: it advances the ring's
@@ -219,16 +224,7 @@ func (c *Client) writeInline() {
 		c.ring.Return()
 		return
 	}
-	k := 0
-	for _, sg := range segs {
-		if len(sg) == 0 {
-			continue
-		}
-		w.iovs[k].Base = &sg[0]
-		w.iovs[k].SetLen(len(sg))
-		k++
-	}
-	w.cur = w.iovs[:k]
+	w.cur = w.load(segs)
 	if err := w.rc.Write(w.fnOnce); err != nil || w.err != 0 || w.n <= 0 {
 		c.ring.HandOff() // the writer meets the error itself, or waits for room
 		return

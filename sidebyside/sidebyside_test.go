@@ -424,7 +424,7 @@ func TestMeasuredRenders(t *testing.T) {
 	if err := res.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(md.String(), "\n| "); n != 3+12+3+9 { // 3 header rows, 12 throughput, 3 ratio, 9 latency
+	if n := strings.Count(md.String(), "\n| "); n != 3+12+3+15 { // 3 header rows, 12 throughput, 3 ratio, 15 latency (3 rates: floor, fastpub, ratio, inline off, ratio)
 		t.Fatalf("%d table rows:\n%s", n, md.String())
 	}
 }

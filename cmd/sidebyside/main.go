@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ func run(args []string) int {
 	ackFrames := fs.Int("ack-frames", d.AckFrames, "... or after this many stored publishes")
 	maxTime := fs.Duration("max-time", time.Duration(d.MaxTime), "no run starts after this")
 	runTimeout := fs.Duration("run-timeout", time.Duration(d.RunTimeout), "each run's limit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the publishing process (this one, not the sink) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -70,6 +72,19 @@ func run(args []string) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "sidebyside: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sidebyside: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "sidebyside: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *from != "" {
 		return render(*from, *asJSON)

@@ -577,7 +577,9 @@ func (c *Client) createRing(s *session, serverLast uint64) error {
 // store lost become heartbeat beats, harmless on the wire, so that the ring
 // Seqs stay dense (a flush of the dead process must not answer a flush of
 // this one). Everything at or below L is persisted already: it is freed.
-// Then the stream of this process starts (store.Begin) right after.
+// Sequence numbers the earlier process used above the last recovered frame
+// (Recovery.Last: a torn tail) become beats too, never reused. Then the
+// stream of this process starts (store.Begin) right after.
 //
 // With nothing to replay, the sequence numbers start after the highest one
 // known (the server's, the store's), or, for a name neither knows, at epoch
@@ -615,11 +617,11 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 		if c.seqBase+r.ClaimedSeq() != seq {
 			return storeErr(fmt.Errorf("recovered sequence %d is out of order", seq))
 		}
-		// Parse a copy: Parse unescapes in place, and b is the store's.
-		scratch = append(scratch[:0], b...)
 		if len(b) < 4 {
 			return load(filler)
 		}
+		// Parse a copy: Parse unescapes in place, and b is the store's.
+		scratch = append(scratch[:0], b...)
 		if _, err := h.Parse(scratch[4:]); err != nil || !h.HasSeq || h.Seq != seq {
 			return load(filler) // a control frame of the earlier process
 		}
@@ -663,8 +665,7 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 	n := r.ClaimedSeq()
 	c.beginSeq = c.seqBase + n
 	c.counters.recovered.Store(n)
-	for old := c.counters.persisted.Load(); L > old && !c.counters.persisted.CompareAndSwap(old, L); old = c.counters.persisted.Load() {
-	}
+	raiseTo(&c.counters.persisted, L)
 	if err := c.store.Begin(c.beginSeq, r.Claimed()); err != nil {
 		return storeErr(err)
 	}
@@ -692,8 +693,7 @@ func (c *Client) resume(s *session, L uint64) error {
 		if L >= c.seqBase {
 			c.postAck(L - c.seqBase + 1)
 		}
-		for old := c.counters.persisted.Load(); L > old && !c.counters.persisted.CompareAndSwap(old, L); old = c.counters.persisted.Load() {
-		}
+		raiseTo(&c.counters.persisted, L)
 		c.applyAcks(true)
 	}
 	replay := c.ring.SentUnreleased()

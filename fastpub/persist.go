@@ -98,16 +98,22 @@ type failedAck struct {
 // postAck records that every frame below ring Seq to is persisted, and wakes
 // the consumer to free them. Safe from any goroutine.
 func (c *Client) postAck(to uint64) {
+	if raiseTo(&c.acks.to, to) {
+		c.ring.Kick()
+	}
+}
+
+// raiseTo makes a at least v (an atomic max) and reports whether it rose.
+func raiseTo(a *atomic.Uint64, v uint64) bool {
 	for {
-		old := c.acks.to.Load()
-		if to <= old {
-			return
+		old := a.Load()
+		if v <= old {
+			return false
 		}
-		if c.acks.to.CompareAndSwap(old, to) {
-			break
+		if a.CompareAndSwap(old, v) {
+			return true
 		}
 	}
-	c.ring.Kick()
 }
 
 // onPersisted handles a persisted ack (reader goroutine). status and reason
@@ -118,12 +124,7 @@ func (c *Client) onPersisted(s uint64, status, reason []byte) {
 		return
 	}
 	q := s - c.seqBase
-	for {
-		old := c.counters.persisted.Load()
-		if s <= old || c.counters.persisted.CompareAndSwap(old, s) {
-			break
-		}
-	}
+	raiseTo(&c.counters.persisted, s)
 	if string(status) != "success" || string(reason) == "duplicate" || string(reason) == "not entitled" {
 		st, re := string(status), string(reason)
 		c.acks.mu.Lock()

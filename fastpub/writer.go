@@ -20,6 +20,9 @@ package fastpub
 //	           ring closed and empty, then exit.
 //	stopped  — a write failed or the reader saw the connection end (stop is
 //	           closed): exit at once.
+//	lent     — parked, while a publish holds the ring's consumer role and
+//	           writes its own frame (the inline write, below); anything
+//	           that wakes the writer meanwhile waits for the role first.
 //
 // The writer never waits for a batch to fill: it writes whatever is committed
 // the moment it wakes, so one publish on an idle client goes out at once, and

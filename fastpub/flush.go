@@ -2,7 +2,9 @@ package fastpub
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/fastpub/fastpub/frame"
 	"github.com/fastpub/fastpub/ring"
@@ -32,6 +34,9 @@ type flushWait struct {
 // handler. The flush is stored like a publish, so with WithReconnect it
 // survives a reconnect: it is sent again, and PublishFlush keeps waiting.
 // It may be called while the client is reconnecting.
+//
+// After a nil, Stats().BytesWritten counts the flush frame and WireTime
+// knows every position queued before the call.
 func (c *Client) PublishFlush(ctx context.Context) error {
 	if st := c.state.Load(); st != stateLoggedOn && (st != stateReconnecting || c.store == nil) {
 		return c.stoppedErr()
@@ -61,7 +66,7 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 		c.forgetFlush(cid)
 		return err
 	}
-	seq := cl.Seq
+	seq, end := cl.Seq, cl.End
 	copy(cl.Buf, msg)
 	if c.store != nil {
 		c.store.Append(c.seqBase+seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
@@ -81,10 +86,34 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 			// flush frame included.
 			c.postAck(seq + 1)
 		}
+		if err == nil {
+			c.awaitWriteLogged(ctx, end)
+		}
 		return err
 	case <-ctx.Done():
 		c.forgetFlush(cid)
 		return ctxError("flush", ctx.Err())
+	}
+}
+
+// awaitWriteLogged waits, briefly, until the writing goroutine has logged
+// the system call that carried the flush frame (its stream end is end). The
+// server can answer the flush before that goroutine, back from writev, has
+// advanced Stats().BytesWritten and the wire log: once PublishFlush returns
+// nil, both cover the flush, and WireTime knows every position before it.
+// The gap is a return from a system call; the wait gives up when ctx ends
+// or the client stops, and after a second in any case.
+func (c *Client) awaitWriteLogged(ctx context.Context, end uint64) {
+	deadline := time.Now().Add(time.Second)
+	for i := 0; c.wlog.reached() < end; i++ {
+		if ctx.Err() != nil || c.state.Load() == stateClosed || time.Now().After(deadline) {
+			return
+		}
+		if i < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
 	}
 }
 

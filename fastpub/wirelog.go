@@ -30,6 +30,16 @@ func (l *wireLog) add(pos uint64) {
 	l.head.Store(h + 1)
 }
 
+// reached returns the stream position of the newest entry: 0 before the
+// first write. Safe from any goroutine.
+func (l *wireLog) reached() uint64 {
+	h := l.head.Load()
+	if h == 0 {
+		return 0
+	}
+	return l.ents[(h-1)%wireLogSize].pos.Load()
+}
+
 // find returns when the first write that reached pos returned.
 func (l *wireLog) find(pos uint64) (time.Time, bool) {
 	h := l.head.Load()

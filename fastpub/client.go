@@ -105,6 +105,7 @@ type Client struct {
 type session struct {
 	uri        *connstr.URI
 	conn       net.Conn
+	in         *inbound // fr's source: the connection, with the reader's deadline
 	fr         *frame.Reader
 	w          *writer
 	stop       chan struct{} // closed when the connection fails: the writer stops at once
@@ -206,9 +207,32 @@ func (c *Client) dial(ctx context.Context, u *connstr.URI) (*session, error) {
 	if err != nil {
 		return nil, newConnErr("connect", u, err, ErrConnect)
 	}
-	fr := frame.NewReader(conn, inboundBuffer, c.cfg.maxInbound)
+	in := &inbound{conn: conn}
+	fr := frame.NewReader(in, inboundBuffer, c.cfg.maxInbound)
 	fr.SetShrink(true)
-	return &session{uri: u, conn: conn, fr: fr}, nil
+	return &session{uri: u, conn: conn, in: in, fr: fr}, nil
+}
+
+// inbound is what the session's frame reader reads from: the connection,
+// and, once the reader goroutine arms it with the heartbeat timeout, a read
+// deadline pushed to that timeout from now before each read system call.
+// So a silent server is detected exactly as with a deadline set before
+// each frame, at a timer update per read (many acks) instead of per ack:
+// under a flood of persisted acks the per-frame deadline was a tenth of the
+// reader's time. Before arming (logon), the connection's deadlines are the
+// logon's.
+type inbound struct {
+	conn    net.Conn
+	timeout time.Duration // set by readLoop before its first read; 0: no deadline
+}
+
+func (in *inbound) Read(p []byte) (int, error) {
+	if in.timeout > 0 {
+		if err := in.conn.SetReadDeadline(time.Now().Add(in.timeout)); err != nil {
+			return 0, err
+		}
+	}
+	return in.conn.Read(p)
 }
 
 // inboundBuffer is the reader's buffer: room for many acks per read.

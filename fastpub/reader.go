@@ -21,10 +21,10 @@ func (c *Client) readLoop(s *session) {
 	interval := c.cfg.heartbeat
 	timeout := 2 * interval
 	var lastBeat time.Time
+	// From here on every read system call first pushes the deadline to
+	// timeout from now (inbound.Read).
+	s.in.timeout = timeout
 	for {
-		if timeout > 0 {
-			s.conn.SetReadDeadline(time.Now().Add(timeout))
-		}
 		body, err := s.fr.Next()
 		if err != nil {
 			if timeout > 0 && isTimeout(err) {

@@ -55,10 +55,14 @@
 // Anything else (a leading zero, a quoted or signed number, a space, another key after "s",
 // "s":0) goes through the strict parser, as does every stored publish while a FailSequence
 // fault is pending or any of the conditions above holds. A recognised stored publish is
-// handled exactly as the strict path handles it: pending counters published, the sequence
-// accepted if it is above the client name's last one or else counted and acked as a
-// duplicate (Config.DuplicateStatus), counters, and the persisted ack, immediate or
-// conflated, subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
+// handled as the strict path handles it: the sequence accepted if it is above the client
+// name's last one or else counted and acked as a duplicate (Config.DuplicateStatus),
+// counters, and the persisted ack, immediate or conflated. With conflated acks the discard
+// path works a batch at a time: the counters of stored publishes handled in a row are
+// accumulated like a plain publish's, and the conflated ack is requested once, for the
+// highest sequence, before the next socket read, any frame the strict path handles and any
+// duplicate's failure ack (a client sees the same acks: they cover the same sequences).
+// Every ack is subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
 // other; it does not allocate (TestStoredDiscardPathZeroAllocs). On either path, a successful
 // persisted ack with a sequence is written from a per-connection template derived from
 // frame.AppendAck's output (and checked against it) with only the two copies of the sequence

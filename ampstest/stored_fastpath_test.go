@@ -289,3 +289,42 @@ func TestPersistAckTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestConflatedStoredBatch: stored publishes that the discard path handles in a row (it
+// requests their conflated ack once per batch, storedPublish) get conflated persisted acks up
+// to the highest sequence with no flush to force them out, never more than conflation allows,
+// and by the time the last ack is sent every one of them is counted.
+func TestConflatedStoredBatch(t *testing.T) {
+	const n = 2000
+	s := startServer(t, Config{Persisted: Conflated{Interval: time.Millisecond}})
+	r := dial(t, s, "tcp")
+	defer r.close()
+	r.logon("pub")
+	var fs [][]byte
+	for q := uint64(1); q <= n; q++ {
+		fs = append(fs, stored("orders", fmt.Sprint(q), fmt.Sprintf(`{"n":%d}`, q)))
+	}
+	r.send(fs...)
+	var acks int
+	for {
+		g := r.next()
+		if g.Cmd != frame.CmdAck || g.A != "persisted" || g.Status != "success" {
+			t.Fatalf("got %s, want a successful persisted ack", g)
+		}
+		acks++
+		if g.Seq > n {
+			t.Fatalf("persisted ack for %d, above the highest sequence sent (%d)", g.Seq, n)
+		}
+		if g.Seq == n {
+			break
+		}
+	}
+	// One write of 2000 small frames arrives in a few reads: a few acks, never one per frame.
+	if acks > 64 {
+		t.Errorf("%d persisted acks for %d stored publishes sent in one write: not conflated", acks, n)
+	}
+	if st := s.Stats(); st.Publishes != n {
+		t.Errorf("Stats().Publishes = %d when the ack for %d was sent, want %d", st.Publishes, n, n)
+	}
+	t.Logf("%d stored publishes in one write: %d persisted acks", n, acks)
+}

@@ -203,7 +203,17 @@ func (c *conn) serve() CloseReason {
 				c.pPubs++
 				continue
 			}
-			if topic, n := scanPlainPublish(body); n != 0 {
+			// Stored publishes (persisted ack, a new "s" in every frame): the
+			// same, with the cache holding the header up to "s": and the
+			// digits parsed after it. While FailSequence has faults pending
+			// the strict path decides, as it does for "s":0. Both caches are
+			// tried before either scanner: a frame matches at most one.
+			if h := c.curSHdr; len(h) != 0 && len(body) > len(h) && string(body[:len(h)]) == string(h) {
+				if seq, n := scanSeq(body[len(h):]); n != 0 && seq != 0 && s.failN.Load() == 0 {
+					c.storedPublish(seq, len(body)-len(h)-n)
+					continue
+				}
+			} else if topic, n := scanPlainPublish(body); n != 0 {
 				if c.curTC == nil || string(topic) != string(c.curTopic) {
 					c.switchTopic(topic)
 				}
@@ -212,16 +222,6 @@ func (c *conn) serve() CloseReason {
 				c.pTopicBytes += uint64(len(body) - n)
 				c.pPubs++
 				continue
-			}
-			// Stored publishes (persisted ack, a new "s" in every frame): the
-			// same, with the cache holding the header up to "s": and the
-			// digits parsed after it. While FailSequence has faults pending
-			// the strict path decides, as it does for "s":0.
-			if h := c.curSHdr; len(h) != 0 && len(body) > len(h) && string(body[:len(h)]) == string(h) {
-				if seq, n := scanSeq(body[len(h):]); n != 0 && seq != 0 && s.failN.Load() == 0 {
-					c.storedPublish(seq, len(body)-len(h)-n)
-					continue
-				}
 			} else if topic, k, seq, n := scanStoredPublish(body); n != 0 && seq != 0 && s.failN.Load() == 0 {
 				if c.curTC == nil || string(topic) != string(c.curTopic) {
 					c.switchTopic(topic)

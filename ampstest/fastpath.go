@@ -93,6 +93,16 @@ func scanStoredPublish(b []byte) (topic []byte, seqOff int, seq uint64, hdrLen i
 // another key after "s"; the caller then takes the strict path).
 func scanSeq(b []byte) (seq uint64, n int) {
 	i := 0
+	// Eight digits at a time while eight bytes are there (a client's
+	// epoch-based sequence has 19), at most 16 this way: 10^16-1 cannot
+	// overflow, and the loop below adds at most 3 more without overflow.
+	for ; i < 16 && i+8 <= len(b); i += 8 {
+		v, ok := digits8(binary.LittleEndian.Uint64(b[i:]))
+		if !ok {
+			break
+		}
+		seq = seq*1e8 + v
+	}
 	// Up to 19 digits cannot overflow (10^19-1 < 1<<64).
 	for ; i < len(b) && i < 19; i++ {
 		d := uint64(b[i]) - '0'
@@ -116,6 +126,21 @@ func scanSeq(b []byte) (seq uint64, n int) {
 		return 0, 0 // no digit, a 21st digit or another byte, no '}', a leading zero
 	}
 	return seq, i + 1
+}
+
+// digits8 returns the value of the eight decimal digits x holds (loaded little-endian, so
+// the first digit is the low byte), or false if any byte of x is not '0'…'9'.
+func digits8(x uint64) (uint64, bool) {
+	// A digit is 0x30…0x39: its high nibble is 3, and adding 6 leaves it 3 (no carry out
+	// of the low nibble, which a carry never crosses into the next byte).
+	if x&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 ||
+		(x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 {
+		return 0, false
+	}
+	x &= 0x0F0F0F0F0F0F0F0F
+	x = (x*10 + x>>8) & 0x00FF00FF00FF00FF      // pairs: d0d1, d2d3, … per 16-bit lane
+	x = (x*100 + x>>16) & 0x0000FFFF0000FFFF    // quads per 32-bit lane
+	return (x*10000 + x>>32) & 0xFFFFFFFF, true // all eight
 }
 
 const (

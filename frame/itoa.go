@@ -34,7 +34,13 @@ func appendUint(dst []byte, x uint64) []byte {
 	if cap(dst)-l < n || n < 8 {
 		return strconv.AppendUint(dst, x, 10)
 	}
-	b := dst[l : l+n]
+	putDigits(dst[l:l+n], x)
+	return dst[:l+n]
+}
+
+// putDigits writes x, of 8 or more digits, into b, exactly as long as its decimal form.
+func putDigits(b []byte, x uint64) {
+	n := len(b)
 	switch {
 	case n == 8:
 		binary.LittleEndian.PutUint64(b, enc8(uint32(x)))
@@ -51,7 +57,6 @@ func appendUint(dst []byte, x uint64) []byte {
 		binary.LittleEndian.PutUint64(b[n-16:], enc8(uint32(hi-top*1e8)))
 		binary.LittleEndian.PutUint64(b[n-8:], enc8(uint32(x-hi*1e8)))
 	}
-	return dst[:l+n]
 }
 
 // enc8 returns the eight ASCII digits of v (< 1e8, leading zeros included) packed so that a
@@ -74,5 +79,9 @@ func PutUint(b []byte, x uint64) {
 	if len(b) != decLen(x) {
 		panic("frame: PutUint: the buffer is not the number's length")
 	}
-	appendUint(b[:0:len(b)], x)
+	if len(b) < 8 {
+		appendUint(b[:0:len(b)], x)
+		return
+	}
+	putDigits(b, x)
 }

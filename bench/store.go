@@ -389,10 +389,10 @@ func (r ReplayRound) Rate(d time.Duration) float64 { return float64(r.Bytes) / d
 // exactly the stored messages and no duplicate). In the same round,
 // CeilingBytes writes the same number of bytes to a discarding reader and
 // RawToServer writes frames of the same shape and count to a second test
-// server; even rounds measure those before the replay, odd ones after.
+// server (both servers configured by cfg); even rounds measure those before the replay, odd ones after.
 // timing, if not nil, is called with true just before each replay and with
 // false just after it.
-func StoreReplay(topic string, payloadSize, storedBytes, rounds int, limits store.Limits, timing func(on bool)) ([]ReplayRound, error) {
+func StoreReplay(topic string, payloadSize, storedBytes, rounds int, cfg ampstest.Config, limits store.Limits, timing func(on bool)) ([]ReplayRound, error) {
 	payload := Payload(payloadSize)
 	// The stored frames' size: a sequence number of 19 digits, as the
 	// client's epoch-based ones.
@@ -402,12 +402,12 @@ func StoreReplay(topic string, payloadSize, storedBytes, rounds int, limits stor
 	}
 	count := max(storedBytes/frameLen, 1)
 
-	srv, err := ampstest.StartTCP(ampstest.Config{})
+	srv, err := ampstest.StartTCP(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Close()
-	raw, err := ampstest.StartTCP(ampstest.Config{})
+	raw, err := ampstest.StartTCP(cfg)
 	if err != nil {
 		return nil, err
 	}

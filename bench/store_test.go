@@ -15,7 +15,7 @@ import (
 var (
 	storeRounds  = flag.Int("store.rounds", 5, "BenchmarkStoreSideBySide: interleaved store-off/store-on rounds per run (b.N messages split between them)")
 	replayBytes  = flag.Int("replay.bytes", 256<<20, "BenchmarkStoreReplay: bytes of frames stored during each outage and replayed")
-	conflate     = flag.Duration("store.conflate", 0, "BenchmarkStoreSideBySide: the test server conflates persisted acks over this interval (0: one immediate ack per publish)")
+	conflate     = flag.Duration("store.conflate", 0, "BenchmarkStoreSideBySide and BenchmarkStoreReplay: the test servers conflate persisted acks over this interval (0: one immediate ack per publish)")
 	replayLimits = store.Limits{Bytes: 512 << 20, Messages: 1 << 19}
 	// sideLimits is the store of BenchmarkStoreSideBySide: small enough that
 	// every round recycles it many times, so the publisher keeps waiting for
@@ -81,13 +81,14 @@ func BenchmarkStoreSideBySide(b *testing.B) {
 // server and waiting for the flush's persisted ack (RawToServer). It
 // reports the medians over the rounds; ns/op, MB/s and allocs/op are the
 // replay's. It holds about 1 GiB (the store, its commit table, the
-// ceiling's pre-encoded frames).
+// ceiling's pre-encoded frames). Both test servers send one persisted ack
+// per publish; -store.conflate 1ms makes them conflate.
 //
 //	go test -run '^$' -bench StoreReplay -benchtime 5x -count 3 ./bench/
 func BenchmarkStoreReplay(b *testing.B) {
 	b.ReportAllocs()
 	b.StopTimer()
-	rounds, err := StoreReplay("orders", 1024, *replayBytes, b.N, replayLimits, benchTiming(b))
+	rounds, err := StoreReplay("orders", 1024, *replayBytes, b.N, ampstest.Config{Persisted: persistMode()}, replayLimits, benchTiming(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestStoreSideBySideMachinery(t *testing.T) {
 // held the bytes, the server accepted exactly the stored messages with no
 // duplicate, the raw connection's acks covered its frames) must pass.
 func TestStoreReplayMachinery(t *testing.T) {
-	rounds, err := StoreReplay("orders", 1024, 2<<20, 2, store.Limits{Bytes: 4 << 20, Messages: 4096}, nil)
+	rounds, err := StoreReplay("orders", 1024, 2<<20, 2, ampstest.Config{}, store.Limits{Bytes: 4 << 20, Messages: 4096}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -528,3 +528,26 @@ func TestFlushTimeoutFails(t *testing.T) {
 		t.Errorf("took %v", el)
 	}
 }
+
+// TestFlatRun is the default run's loop (loopFlat: one topic, one payload,
+// flat out): exactly --count messages, a count that is not a multiple of
+// the 64-message batch, 1 message in 64 timed and sampled, every sample
+// accounted for.
+func TestFlatRun(t *testing.T) {
+	const n = 100_003
+	code, r, stderr := runJSON(t, nil, "--count", "100003")
+	if code != exitOK || !r.OK {
+		t.Fatalf("exit %d, failures %v\n%s", code, r.Failures, stderr)
+	}
+	if r.Messages != n || r.Server == nil || r.Server.Publishes != n {
+		t.Fatalf("messages %d, server %+v: want %d", r.Messages, r.Server, n)
+	}
+	want := uint64((n + 63) / 64)
+	ws := r.Latency.WireSampling
+	if l := r.Latency.Publish; l == nil || uint64(l.Count) != want || l.Max < l.P50 {
+		t.Errorf("publish latency %+v, want %d samples", l, want)
+	}
+	if ws.Every != 64 || ws.Sampled != want || ws.Resolved+ws.Unresolved != ws.Sampled || ws.Resolved == 0 {
+		t.Errorf("wire sampling %+v, want %d samples", ws, want)
+	}
+}

@@ -94,7 +94,6 @@ type connReader conn
 func (r *connReader) Read(p []byte) (int, error) {
 	c := (*conn)(r)
 	c.flushCounters()
-	c.flushStored()
 	if c.srv.flags.Load()&(flagPause|flagStall) != 0 && !c.waitResume() {
 		return 0, net.ErrClosed
 	}
@@ -174,7 +173,6 @@ func (c *conn) readLoop() {
 	reason := c.serve()
 	c.srv.fastStored.Add(c.nFastStored)
 	c.flushCounters()
-	c.flushStored()
 	c.srv.removeSub(c, "all")
 	c.srv.unbind(c)
 	c.graceful(reason)
@@ -289,7 +287,6 @@ func (c *conn) handle(body []byte) CloseReason {
 			Header: raw[:hl:hl], Payload: raw[hl:]})
 	}
 	c.flushCounters()
-	c.flushStored()
 	if r := c.dispatch(h, payload); r != "" {
 		return r
 	}
@@ -485,11 +482,12 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 // c.curTopic with "a":"persisted", "s":seq (not 0) and payloadLen bytes of payload, no other
 // field, while no slow-path flag is set and no FailSequence fault is pending. It does what
 // handle and publish do for such a frame (sequence accepted or refused as a duplicate,
-// counters, persisted ack), without the parser, and with conflated acks (Config.Persisted
+// counters, persisted ack), without the parser, and with conflated acks (Config.Persisted is
 // Conflated) a batch at a time: the counters go to the reader's pending ones, as a plain
 // publish's do, and the persisted ack is requested once for the highest sequence of the
-// frames handled in a row (flushStored), before the reader's next read, before any frame the
-// strict path handles and before a duplicate's failure ack. A client sees the same acks and
+// frames handled in a row, where the pending counters are published (flushCounters: before
+// the reader's next read, before any frame the strict path handles, at the end, and here
+// before a duplicate's failure ack). A client sees the same acks and
 // counters as frame by frame (the conflated ack covers the same sequences, the counters are
 // published before the ack is requested); the server saves a lock, a clock read and a few
 // shared atomics per frame. Immediate acks stay one per frame.
@@ -500,7 +498,6 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 	cl := c.cl
 	if !cl.advance(seq) {
 		c.flushCounters()
-		c.flushStored()
 		tc := c.curTC
 		s.duplicates.Add(1)
 		cl.duplicates.Add(1)
@@ -520,12 +517,11 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 }
 
 // flushStored requests the conflated persisted ack of the stored publishes storedPublish
-// accepted since the last call (their counters are published first).
+// accepted since the last call; flushCounters calls it once their counters are published.
 func (c *conn) flushStored() {
 	if !c.sPend {
 		return
 	}
-	c.flushCounters()
 	c.sPend = false
 	c.persistSuccess(c.sSeq)
 }
@@ -748,7 +744,9 @@ func (c *conn) flushTopic() {
 	}
 }
 
-// flushCounters publishes the reader's pending counters to the shared atomics.
+// flushCounters publishes the reader's pending counters to the shared atomics, then requests
+// the conflated persisted ack the discard path held back for the stored publishes counted
+// (flushStored): whoever sees that ack sees them counted.
 func (c *conn) flushCounters() {
 	s := c.srv
 	if c.pFrames != 0 {
@@ -766,4 +764,5 @@ func (c *conn) flushCounters() {
 		c.pPubs = 0
 	}
 	c.flushTopic()
+	c.flushStored()
 }

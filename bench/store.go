@@ -389,7 +389,8 @@ func (r ReplayRound) Rate(d time.Duration) float64 { return float64(r.Bytes) / d
 // exactly the stored messages and no duplicate). In the same round,
 // CeilingBytes writes the same number of bytes to a discarding reader and
 // RawToServer writes frames of the same shape and count to a second test
-// server (both servers configured by cfg); even rounds measure those before the replay, odd ones after.
+// server (both servers configured by cfg); even rounds measure those before
+// the replay, odd ones after.
 // timing, if not nil, is called with true just before each replay and with
 // false just after it.
 func StoreReplay(topic string, payloadSize, storedBytes, rounds int, cfg ampstest.Config, limits store.Limits, timing func(on bool)) ([]ReplayRound, error) {

@@ -317,8 +317,9 @@ func (p *producer) flat(perMsg bool) bool {
 // loopFlat is loop for a flat run: the same measurements, with the
 // bookkeeping done once per batch of wirePlan.every messages (the sampling
 // period, 64 flat out) instead of once per message. The batch's first
-// message is the timed and sampled one (the clock read before and after
-// it, its stream position queued); the others are bare publishes. The stop
+// message is the timed and sampled one (from the clock reading that ended
+// the previous batch, just before it, to one just after it; its stream
+// position queued); the others are bare publishes. The stop
 // flag, the duration, the live counters and the interval boundaries are
 // checked between batches, so a run overshoots its --duration by less than
 // one batch. With apiNone (calibrateHarness) the publish calls are left out.

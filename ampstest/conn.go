@@ -35,7 +35,8 @@ type conn struct {
 	curTopic    []byte         // last topic seen, for the counter cache
 	curTC       *topicCounters // its counters
 	curHdr      []byte         // the last plain-publish header scanned, for curTopic; empty if none
-	curSHdr     []byte         // the last stored publish's header up to "s": scanned, for curTopic; empty if none
+	curSHdr     []byte         // the last stored publish's header scanned, up to "s": and the digits seqCache keeps, for curTopic; empty if none
+	curSHead    uint64         // the value of the digits curSHdr ends with, 0 if it ends at "s":
 	nFastStored uint64         // stored publishes the discard path handled (Server.fastStored, for tests)
 	sPend       bool           // the discard path accepted stored publishes whose conflated persisted ack is not yet requested
 	sSeq        uint64         // the highest of them
@@ -203,15 +204,24 @@ func (c *conn) serve() CloseReason {
 			}
 			// Stored publishes (persisted ack, a new "s" in every frame): the
 			// same, with the cache holding the header up to "s": and the
-			// digits parsed after it. While FailSequence has faults pending
-			// the strict path decides, as it does for "s":0. Both caches are
-			// tried before either scanner: a frame matches at most one.
+			// head of the digits (seqCache), and the rest of the digits
+			// parsed after it. While FailSequence has faults pending the
+			// strict path decides, as it does for "s":0. A frame the caches
+			// do not take goes to the scanners, which cache it anew.
 			if h := c.curSHdr; len(h) != 0 && len(body) > len(h) && string(body[:len(h)]) == string(h) {
-				if seq, n := scanSeq(body[len(h):]); n != 0 && seq != 0 && s.failN.Load() == 0 {
+				var seq uint64
+				var n int
+				if c.curSHead != 0 {
+					seq, n = scanSeqTail(c.curSHead, body[len(h):])
+				} else {
+					seq, n = scanSeq(body[len(h):])
+				}
+				if n != 0 && seq != 0 && s.failN.Load() == 0 {
 					c.storedPublish(seq, len(body)-len(h)-n)
 					continue
 				}
-			} else if topic, n := scanPlainPublish(body); n != 0 {
+			}
+			if topic, n := scanPlainPublish(body); n != 0 {
 				if c.curTC == nil || string(topic) != string(c.curTopic) {
 					c.switchTopic(topic)
 				}
@@ -220,11 +230,13 @@ func (c *conn) serve() CloseReason {
 				c.pTopicBytes += uint64(len(body) - n)
 				c.pPubs++
 				continue
-			} else if topic, k, seq, n := scanStoredPublish(body); n != 0 && seq != 0 && s.failN.Load() == 0 {
+			}
+			if topic, k, seq, n := scanStoredPublish(body); n != 0 && seq != 0 && s.failN.Load() == 0 {
 				if c.curTC == nil || string(topic) != string(c.curTopic) {
 					c.switchTopic(topic)
 				}
-				c.curSHdr = append(c.curSHdr[:0], body[:k]...)
+				m, head := seqCache(body[:n], k, seq)
+				c.curSHdr, c.curSHead = append(c.curSHdr[:0], body[:m]...), head
 				c.storedPublish(seq, len(body)-n)
 				continue
 			}
@@ -726,7 +738,7 @@ func (c *conn) switchTopic(topic []byte) {
 	c.curTC = c.srv.topic(topic)
 	c.curTopic = append(c.curTopic[:0], topic...)
 	c.curHdr = c.curHdr[:0]
-	c.curSHdr = c.curSHdr[:0]
+	c.curSHdr, c.curSHead = c.curSHdr[:0], 0
 }
 
 func (c *conn) topicCounters(topic []byte) *topicCounters {

@@ -108,6 +108,34 @@ func TestStoredFastPathMatchesStrict(t *testing.T) {
 		{name: "increasing", steps: []storedStep{
 			storedSeqs("orders", 1, 2, 3, 10, 1764680000000000123, 1764680000000000124),
 		}, wantFast: 6},
+		{name: "digit head", steps: []storedStep{
+			storedSeqs("orders", 998, 999, 1000, 1001, 1999, 2000, 9999, 10000, 10001, 19999, 20000, 199999, 1999999),
+			storedSeqs("orders", 1764680000000000998, 1764680000000000999, 1764680000000001000, 1764680000000001000,
+				1764680000000000999, 1764680000000001001, 9999999999999999999, 10000000000000000000, 10000000000000000001),
+		}, wantFast: 22},
+		{name: "digit head with another tail", steps: []storedStep{
+			storedSeqs("orders", 1764680000000000123),
+			frames(stored("orders", "176468000000000012", "eighteen digits, the head's first fifteen"),
+				stored("orders", "1764680000000000124", "back to nineteen"),
+				stored("orders", "1764680000000000125", "the head again"),
+				rawFrame(`{"c":"p","t":"orders","a":"persisted","s":1764680000000000126,"x":1}`, "another key"),
+				stored("orders", "1764680000000001300", "a new head"),
+				stored("orders", "1764680000000001301", "and again"),
+				stored("orders", "17646800000000013015", "twenty digits, the head's first sixteen"),
+				stored("orders", "17646800000000013016", "twenty digits again")),
+		}, wantFast: 8},
+		{name: "digit head then not a digit", steps: []storedStep{
+			storedSeqs("orders", 1764680000000000123),
+			frames(stored("orders", "176468000000000012x", "x")),
+		}, wantFast: 1},
+		{name: "digit head then a space", steps: []storedStep{
+			storedSeqs("orders", 1764680000000000123),
+			frames(stored("orders", "17646800000000001 4", "x")),
+		}, wantFast: 1},
+		{name: "digit head then no brace", steps: []storedStep{
+			storedSeqs("orders", 1764680000000000123),
+			frames(rawFrame(`{"c":"p","t":"orders","a":"persisted","s":1764680000000000124`, "")),
+		}, wantFast: 1},
 		{name: "duplicates", steps: []storedStep{
 			storedSeqs("orders", 5, 6, 6, 3, 7, 7, 1, 8),
 		}, wantFast: 8},

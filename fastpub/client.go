@@ -65,6 +65,10 @@ type Client struct {
 	// Set at the first logon, then fixed until Close.
 	ring    *ring.Ring
 	seqBase uint64 // with a store: the AMPS sequence number of ring frame 0
+	// seqDigits writes the sequence number of a stored publish (the
+	// digits above its last eight are cached: publishers share them for
+	// 10⁸ frames at a time).
+	seqDigits frame.SeqDigits
 	// The inline write (writer.go): the session whose writer may be
 	// parked (nil: none, or inline writes off), when the socket last took
 	// bytes (nanotime), and wantInline bound once.

@@ -200,7 +200,7 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 	k += copy(b[k:], seqKey)
 	seq := c.seqBase + cl.Seq
 	d := len(b) - n - len(seqKey) // the claim's digits
-	frame.PutUint(b[k:k+d], seq)
+	c.seqDigits.Put(b[k:k+d], seq)
 	k += d
 	b[k] = '}'
 	copy(b[k+1:], data)

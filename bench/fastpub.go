@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fastpub/fastpub/ampstest"
@@ -17,9 +18,23 @@ var bufSize = 4194304
 type Result struct {
 	Frames  int
 	Elapsed time.Duration
-	Allocs  uint64 // heap allocations during the run, whole process
-	GCs     uint32 // GC cycles during the run
-	Writes  uint64 // the client's write system calls
+	Allocs  uint64        // heap allocations during the run, whole process
+	GCs     uint32        // GC cycles during the run
+	Writes  uint64        // the client's write system calls
+	CPU     time.Duration // user+system CPU time of the whole process (test servers included) during the run; 0 where not measured
+}
+
+// CPUPerFrame is the process's CPU time per frame, in nanoseconds.
+func (r Result) CPUPerFrame() float64 { return float64(r.CPU.Nanoseconds()) / float64(r.Frames) }
+
+// processCPU is the user+system CPU time this process has used so far
+// (getrusage RUSAGE_SELF: every thread), 0 if it cannot be read.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Rate is frames per second.

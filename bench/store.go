@@ -95,6 +95,7 @@ func (p *Publisher) Round(topic string, payload []byte, n int) (Result, error) {
 	st0 := c.Stats()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		if err := c.Publish(topic, payload); err != nil {
@@ -105,6 +106,7 @@ func (p *Publisher) Round(topic string, payload []byte, n int) (Result, error) {
 		return Result{}, err
 	}
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&after)
 	st := c.Stats()
 	if got := p.Server.Stats().Publishes - pubs0; got != uint64(n) {
@@ -117,7 +119,7 @@ func (p *Publisher) Round(topic string, payload []byte, n int) (Result, error) {
 			return Result{}, fmt.Errorf("bench: persisted acks advanced %d sequences, want at least %d", got, n)
 		}
 	}
-	return Result{Frames: n, Elapsed: elapsed, Allocs: after.Mallocs - before.Mallocs, GCs: after.NumGC - before.NumGC, Writes: st.Writes - st0.Writes}, nil
+	return Result{Frames: n, Elapsed: elapsed, Allocs: after.Mallocs - before.Mallocs, GCs: after.NumGC - before.NumGC, Writes: st.Writes - st0.Writes, CPU: cpu}, nil
 }
 
 // StorePair is one interleaved pair of rounds: store off and store on.

@@ -47,7 +47,7 @@ func BenchmarkStoreSideBySide(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var off, on, ratio, offAllocs, onAllocs []float64
+			var off, on, ratio, offAllocs, onAllocs, offCPU, onCPU, cpuRatio []float64
 			var msgs int
 			for _, p := range pairs {
 				off = append(off, p.Off.Rate())
@@ -55,6 +55,9 @@ func BenchmarkStoreSideBySide(b *testing.B) {
 				ratio = append(ratio, p.Ratio())
 				offAllocs = append(offAllocs, float64(p.Off.Allocs)/float64(p.Off.Frames))
 				onAllocs = append(onAllocs, float64(p.On.Allocs)/float64(p.On.Frames))
+				offCPU = append(offCPU, p.Off.CPUPerFrame())
+				onCPU = append(onCPU, p.On.CPUPerFrame())
+				cpuRatio = append(cpuRatio, p.Off.CPUPerFrame()/p.On.CPUPerFrame())
 				msgs = max(msgs, p.On.Frames)
 			}
 			b.ReportMetric(median(off), "off-msgs/s")
@@ -62,6 +65,9 @@ func BenchmarkStoreSideBySide(b *testing.B) {
 			b.ReportMetric(median(ratio), "on/off")
 			b.ReportMetric(slices.Min(ratio), "on/off-min")
 			b.ReportMetric(slices.Max(ratio), "on/off-max")
+			b.ReportMetric(median(offCPU), "off-cpu-ns/msg")
+			b.ReportMetric(median(onCPU), "on-cpu-ns/msg")
+			b.ReportMetric(median(cpuRatio), "cpu-off/on")
 			b.ReportMetric(median(offAllocs), "off-allocs/msg")
 			b.ReportMetric(median(onAllocs), "on-allocs/msg")
 			b.ReportMetric(float64(msgs*storedFrameLen(b, size))/float64(sideLimits.Bytes), "store-turns/round")

@@ -52,6 +52,10 @@
 // the digits but the header's '}'. The connection caches the last such header up to and
 // including "s": and, for a frame that begins with exactly those bytes, parses only the
 // digits: 1 to 20 of them, no leading zero, a value that fits 64 bits and is not 0, then '}'.
+// When the cached header's number has 4 to 19 digits the cache also holds all of them but the
+// last three, so that a publisher's next thousand sequence numbers cost the comparison and
+// three digits; a frame that matches the cache but not that shape goes to the scanners, which
+// cache it anew.
 // Anything else (a leading zero, a quoted or signed number, a space, another key after "s",
 // "s":0) goes through the strict parser, as does every stored publish while a FailSequence
 // fault is pending or any of the conditions above holds. A recognised stored publish is

@@ -10,6 +10,11 @@ import (
 	"github.com/fastpub/fastpub/store/filestore"
 )
 
+// fileLimits is the store of BenchmarkFileStoreSideBySide (both sides):
+// small enough that every round recycles it many times, so that the file
+// store's segments are made ready and deleted all along.
+var fileLimits = store.Limits{Bytes: 8 << 20, Messages: 1 << 17}
+
 // BenchmarkFileStoreSideBySide is the file store's cost against the memory
 // store: for each payload size and durability mode, one producer publishes
 // b.N messages with a file store in a temporary directory and b.N with a
@@ -28,9 +33,9 @@ func BenchmarkFileStoreSideBySide(b *testing.B) {
 				b.StopTimer()
 				dir := b.TempDir()
 				pairs, err := PairSideBySide("orders", size, b.N, *storeRounds, ampstest.Config{Persisted: persistMode()},
-					func() (store.Store, error) { return store.NewMemory(sideLimits) },
+					func() (store.Store, error) { return store.NewMemory(fileLimits) },
 					func() (store.Store, error) {
-						return filestore.Open(dir, "bench-store-on", filestore.Options{Limits: sideLimits, Durability: mode})
+						return filestore.Open(dir, "bench-store-on", filestore.Options{Limits: fileLimits, Durability: mode})
 					}, benchTiming(b))
 				if err != nil {
 					b.Fatal(err)

@@ -17,17 +17,23 @@ var (
 	replayBytes  = flag.Int("replay.bytes", 256<<20, "BenchmarkStoreReplay: bytes of frames stored during each outage and replayed")
 	conflate     = flag.Duration("store.conflate", 0, "BenchmarkStoreSideBySide and BenchmarkStoreReplay: the test servers conflate persisted acks over this interval (0: one immediate ack per publish)")
 	replayLimits = store.Limits{Bytes: 512 << 20, Messages: 1 << 19}
-	// sideLimits is the store of BenchmarkStoreSideBySide: small enough that
-	// every round recycles it many times, so the publisher keeps waiting for
-	// persisted acks to free room.
-	sideLimits = store.Limits{Bytes: 8 << 20, Messages: 1 << 17}
+	sideBytes    = flag.Int("store.bytes", store.DefaultBytes, "BenchmarkStoreSideBySide: the memory store's Limits.Bytes (default: store.DefaultBytes, 64 MiB)")
+	sideMessages = flag.Int("store.messages", store.DefaultMessages, "BenchmarkStoreSideBySide: the memory store's Limits.Messages (default: store.DefaultMessages, 1 Mi)")
 )
 
+// sideLimits is the memory store of BenchmarkStoreSideBySide: by default
+// the limits a store made with store.Limits{} has, which every round of
+// 800,000 or more messages still turns over (store-turns/round); -store.bytes
+// 8388608 -store.messages 131072 makes it small enough that the publisher
+// keeps waiting for persisted acks to free room.
+func sideLimits() store.Limits {
+	return store.Limits{Bytes: *sideBytes, Messages: *sideMessages}
+}
+
 // BenchmarkStoreSideBySide is the publish store's cost: for each payload
-// size, one producer publishes b.N messages with a memory store (8 MiB,
-// 128 Ki messages: every round recycles it many times, and each round ends
-// with PublishFlush, which with a store waits until everything is
-// persisted) and b.N without one (ending with PublishFlush's processed
+// size, one producer publishes b.N messages with a memory store (sideLimits:
+// the default limits, 64 MiB and 1 Mi messages; each round ends with
+// PublishFlush, which with a store waits until everything is persisted) and b.N without one (ending with PublishFlush's processed
 // ack), in interleaved rounds (-store.rounds, default 5) over two clients,
 // each with a test server of its own sending immediate persisted acks. It
 // reports the medians over the rounds of each rate and of the per-round
@@ -37,13 +43,13 @@ var (
 // -store.conflate 1ms makes the servers conflate persisted acks, as a
 // transaction log does, instead of one ack per publish.
 //
-//	go test -run '^$' -bench StoreSideBySide -benchtime 4000000x -count 3 ./bench/
+//	go test -run '^$' -bench '^BenchmarkStoreSideBySide$' -benchtime 4000000x -count 3 ./bench/
 func BenchmarkStoreSideBySide(b *testing.B) {
 	for _, size := range sizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			b.ReportAllocs()
 			b.StopTimer()
-			pairs, err := StoreSideBySide("orders", size, b.N, *storeRounds, ampstest.Config{Persisted: persistMode()}, sideLimits, benchTiming(b))
+			pairs, err := StoreSideBySide("orders", size, b.N, *storeRounds, ampstest.Config{Persisted: persistMode()}, sideLimits(), benchTiming(b))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,7 +76,7 @@ func BenchmarkStoreSideBySide(b *testing.B) {
 			b.ReportMetric(median(cpuRatio), "cpu-off/on")
 			b.ReportMetric(median(offAllocs), "off-allocs/msg")
 			b.ReportMetric(median(onAllocs), "on-allocs/msg")
-			b.ReportMetric(float64(msgs*storedFrameLen(b, size))/float64(sideLimits.Bytes), "store-turns/round")
+			b.ReportMetric(float64(msgs*storedFrameLen(b, size))/float64(sideLimits().Bytes), "store-turns/round")
 		})
 	}
 }

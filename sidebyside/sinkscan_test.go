@@ -1,0 +1,62 @@
+package sidebyside
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+)
+
+// storedEnd is the end of a header that storedPrefix must cache.
+var storedEnd = regexp.MustCompile(`,"s":[0-9]{1,19}}$`)
+
+// FuzzSinkStoredCache checks the sink's stored-header cache against its
+// scanner: a header scanPublish reads as a stored publish caches
+// exactly when it ends with "s":<1 to 19 digits>}; the cached prefix and
+// scanStoredTail give back the same sequence and payload; and any second
+// frame that begins with the prefix and whose tail scanStoredTail takes is
+// one scanPublish reads the same way (a stored publish with that sequence
+// and payload).
+func FuzzSinkStoredCache(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"c":"p","t":"orders","a":"persisted","s":1764680000000000123}x`, `{"c":"p","t":"orders","a":"persisted","s":1764680000000000124}y`},
+		{`{"c":"p","t":"orders","a":"persisted","s":1}`, `{"c":"p","t":"orders","a":"persisted","s":007}z`},
+		{`{"c":"p","t":"o","s":5,"a":"persisted","s":6}p`, `{"c":"p","t":"o","s":5,"a":"persisted","s":12345678901234567890}p`},
+		{`{"c":"p","t":"o","a":"processed,persisted","s":9}`, `{"c":"p","t":"o","a":"processed,persisted","s":}`},
+		{`{"c":"p","t":"o","a":"persisted","s":"9"}`, `{"c":"p","t":"o","a":"persisted","s":9}`},
+		{`{"c":"p","t":"o","a":"persisted","s":9,"x":"c"}`, ``},
+		{`{"c":"p","t":"o","a":"processed","s":9}`, `{"c":"p","t":"o","a":"processed","s":10}`},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		if !bytes.HasPrefix(first, []byte(publishPrefix)) || len(first) <= len(publishPrefix) {
+			return
+		}
+		p1, s1, pers1, ok := scanPublish(first)
+		if !ok || !pers1 || s1 == 0 {
+			return
+		}
+		header := first[:len(first)-len(p1)]
+		k := storedPrefix(header)
+		if (k > 0) != storedEnd.Match(header) {
+			t.Fatalf("storedPrefix(%q) = %d", header, k)
+		}
+		if k == 0 {
+			return
+		}
+		if s, n := scanStoredTail(first[k:]); n == 0 || s != s1 || !bytes.Equal(first[k+n:], p1) {
+			t.Fatalf("cache of %q: tail %d, %d; scanner %d, payload %q", first, s, n, s1, p1)
+		}
+		if !bytes.HasPrefix(second, first[:k]) || len(second) <= k {
+			return
+		}
+		s, n := scanStoredTail(second[k:])
+		if n == 0 {
+			return
+		}
+		p2, s2, pers2, ok := scanPublish(second)
+		if !ok || !pers2 || s2 != s || !bytes.Equal(p2, second[k+n:]) {
+			t.Fatalf("cached %q, then %q: tail %d, payload %q; scanner ok %v, %d, persisted %v, payload %q", first[:k], second, s, second[k+n:], ok, s2, pers2, p2)
+		}
+	})
+}

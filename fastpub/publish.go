@@ -191,13 +191,14 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		c.commit(&cl)
 		return nil
 	}
-	// hdr ends with '}': it becomes ,"s":<digits>}.
+	// hdr ends with '}': it becomes ,"s": here, and the digits and the '}'
+	// follow in the ring, once the claim has fixed the sequence number.
+	hdr = append(hdr[:len(hdr)-1], seqKey...)
 	if err := c.claimNumbered(ctx, block, &cl, n+len(seqKey)); err != nil {
 		return err
 	}
 	b := cl.Buf
-	k := copy(b, hdr[:len(hdr)-1])
-	k += copy(b[k:], seqKey)
+	k := copy(b, hdr)
 	seq := c.seqBase + cl.Seq
 	d := len(b) - n - len(seqKey) // the claim's digits
 	c.seqDigits.Put(b[k:k+d], seq)

@@ -1,6 +1,7 @@
 package fastpub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -18,6 +19,9 @@ import (
 func (c *Client) readLoop(s *session) {
 	defer close(s.readerDone)
 	var h frame.Header
+	// A publisher with a store gets a persisted ack per publish or per
+	// interval, all of one shape: after the first, Parse is skipped.
+	var acks frame.PersistedAckCache
 	interval := c.cfg.heartbeat
 	timeout := 2 * interval
 	var lastBeat time.Time
@@ -33,13 +37,22 @@ func (c *Client) readLoop(s *session) {
 			c.fail(s, "read", readErr(err))
 			return
 		}
+		if seq, ok := acks.Match(body); ok {
+			if c.store != nil {
+				c.onPersisted(seq, statusSuccess, nil)
+			}
+			continue
+		}
+		escaped := bytes.IndexByte(body, '\\') >= 0
 		h.Reset()
-		if _, err := h.Parse(body); err != nil {
+		payload, err := h.Parse(body)
+		if err != nil {
 			c.fail(s, "read", protocolErr(err))
 			return
 		}
 		switch h.Command {
 		case frame.CmdAck:
+			acks.Learn(body, escaped, &h, payload)
 			c.handleAck(&h)
 		case frame.CmdHeartbeat:
 			// Answer a server heartbeat with a beat, at most once per
@@ -57,6 +70,9 @@ func (c *Client) readLoop(s *session) {
 		}
 	}
 }
+
+// statusSuccess is the status of a persisted ack the reader did not parse.
+var statusSuccess = []byte("success")
 
 func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }

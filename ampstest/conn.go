@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -413,7 +412,7 @@ func (c *conn) logon(h *frame.Header) CloseReason {
 func appendBookmark(dst []byte, hash string, seq uint64) []byte {
 	dst = append(dst, hash...)
 	dst = append(dst, '|')
-	dst = strconv.AppendUint(dst, seq, 10)
+	dst = frame.AppendUint(dst, seq)
 	return append(dst, '|')
 }
 

@@ -21,7 +21,6 @@ package ampstest
 
 import (
 	"bytes"
-	"strconv"
 	"time"
 
 	"github.com/fastpub/fastpub/frame"
@@ -154,9 +153,9 @@ type persistAck struct {
 func (t *persistAck) append(dst []byte, seq uint64) []byte {
 	start := len(dst)
 	dst = append(dst, t.pre...)
-	dst = strconv.AppendUint(dst, seq, 10)
+	dst = frame.AppendUint(dst, seq)
 	dst = append(dst, t.mid...)
-	dst = strconv.AppendUint(dst, seq, 10)
+	dst = frame.AppendUint(dst, seq)
 	dst = append(dst, t.post...)
 	frame.SetLength(dst[start:])
 	return dst

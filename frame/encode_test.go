@@ -497,12 +497,17 @@ func equalHeaders(a, b *Header) bool {
 		eq(a.SubIDs, b.SubIDs) && eq(a.Filter, b.Filter) && a.Length == b.Length && a.HasLength == b.HasLength
 }
 
+// TestAppendUint: AppendUint (appendUint) appends exactly what strconv does,
+// after existing bytes, whether dst has room or must grow.
 func TestAppendUint(t *testing.T) {
 	check := func(x uint64) {
 		t.Helper()
-		got := appendUint([]byte("ab"), x)
-		if want := strconv.AppendUint([]byte("ab"), x, 10); !bytes.Equal(got, want) {
-			t.Fatalf("appendUint(%d) = %q, want %q", x, got, want)
+		want := strconv.AppendUint([]byte("ab"), x, 10)
+		if got := AppendUint([]byte("ab"), x); !bytes.Equal(got, want) {
+			t.Fatalf("AppendUint(%d) = %q, want %q", x, got, want)
+		}
+		if got := AppendUint(append(make([]byte, 0, 32), "ab"...), x); !bytes.Equal(got, want) {
+			t.Fatalf("AppendUint(%d) with room = %q, want %q", x, got, want)
 		}
 	}
 	for x := range uint64(20000) {

@@ -102,11 +102,19 @@ func (c *conn) ackRoute(hooked bool, now int64) (queued bool, due int64) {
 			if held {
 				s.faults.withheldAcks.Add(1)
 			}
+			if now == nowUnread {
+				now = s.now()
+			}
 			return true, now + d
 		}
 	}
 	return false, 0
 }
+
+// nowUnread, passed to ackRoute for now, has it read the clock only if the
+// ack is queued: an immediate persisted ack is sent at once unless a hook
+// holds acks, and the clock read would be most of its cost.
+const nowUnread = -1
 
 // ackAppended stores b, the buffer ackRoute chose with one more ack appended.
 func (c *conn) ackAppended(b []byte, queued bool, due int64) {
@@ -210,15 +218,14 @@ func (c *conn) persistSuccess(seq uint64) {
 	if !c.lockSpace(nil) {
 		return
 	}
-	now := c.srv.now()
 	wake := true
 	if iv := c.srv.cfg.conflate; iv == 0 {
-		c.appendPersistLocked(seq, true, statusSuccess, "", now)
+		c.appendPersistLocked(seq, true, statusSuccess, "", nowUnread)
 	} else {
 		wake = !c.pendPersist
 		if !c.pendPersist {
 			c.pendPersist = true
-			c.persistDue = now + int64(iv)
+			c.persistDue = c.srv.now() + int64(iv)
 		}
 		if seq > c.pendSeq {
 			c.pendSeq = seq

@@ -79,8 +79,9 @@ func enc8(v uint32) uint64 {
 }
 
 // PutUint writes x in decimal into b, which must be exactly as long as x's
-// decimal form (ring.DecimalLen gives it): the sequence number of a stored
-// publish, written after the frame is claimed. It does not allocate.
+// decimal form (ring.DecimalLen gives it), and panics otherwise. It does not
+// allocate. A publisher writing consecutive sequence numbers uses SeqDigits,
+// which falls back to PutUint when its cache does not hold x.
 func PutUint(b []byte, x uint64) {
 	if len(b) != decLen(x) {
 		panic("frame: PutUint: the buffer is not the number's length")

@@ -36,7 +36,7 @@ func (d *SeqDigits) Put(b []byte, x uint64) {
 	// are more than 8 of them; the bytes either store writes past them are
 	// overwritten by the last eight digits, which start at n-8 ≥ 1 and end
 	// at n ≥ 17 when w1 is stored.
-	if v := d.ver.Load(); v&1 == 0 {
+	if v := d.ver.Load(); v&1 == 0 && n >= 9 { // the cache holds 9 digits or more: n == d.n below then never matches an empty cache's 0
 		if lo := x - d.base.Load(); lo < 1e8 && uint64(n) == d.n.Load() {
 			w0, w1 := d.w0.Load(), d.w1.Load()
 			if d.ver.Load() == v {

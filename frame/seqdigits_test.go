@@ -33,16 +33,31 @@ func TestSeqDigits(t *testing.T) {
 	}
 }
 
-// Put panics on a buffer of the wrong length, as PutUint does.
+// Put panics on a buffer of the wrong length with PutUint's message, an
+// empty or short one included, whether the cache is cold or warm.
 func TestSeqDigitsWrongLength(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic")
+	const want = "frame: PutUint: the buffer is not the number's length"
+	for _, warm := range []bool{false, true} {
+		for _, tc := range []struct {
+			n int
+			x uint64
+		}{{18, 1764680000000000123}, {0, 1764680000000000123}, {0, 5}, {3, 5}, {8, 123456789}} {
+			var d SeqDigits
+			if warm {
+				var w [19]byte
+				d.Put(w[:], 1764680000000000100)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != want {
+						t.Errorf("warm %v, Put(%d bytes, %d): panic %v, want %q", warm, tc.n, tc.x, r, want)
+					}
+				}()
+				b := make([]byte, tc.n)
+				d.Put(b, tc.x)
+			}()
 		}
-	}()
-	var d SeqDigits
-	var b [18]byte
-	d.Put(b[:], 1764680000000000123)
+	}
 }
 
 // Many publishers share one SeqDigits across 10⁸ boundaries, each

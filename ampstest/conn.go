@@ -39,6 +39,8 @@ type conn struct {
 	nFastStored uint64         // stored publishes the discard path handled (Server.fastStored, for tests)
 	sPend       bool           // the discard path accepted stored publishes whose conflated persisted ack is not yet requested
 	sSeq        uint64         // the highest of them
+	held        bool           // the discard path holds c.cl.order for a batch of stored publishes (holdName)
+	heldLast    uint64         // the name's last accepted sequence within that batch, published by releaseName
 	pTopicPubs  uint64
 	pTopicBytes uint64
 	tsBuf       [32]byte // timestamp scratch: a delivery's "ts"
@@ -268,6 +270,7 @@ func (c *conn) handle(body []byte) CloseReason {
 	if c.dead.Load() {
 		return CloseReadError
 	}
+	c.releaseName() // before a pause or a stall: another connection's logon may need the name
 	flags := s.flags.Load()
 	if flags&(flagPause|flagStall) != 0 && !c.waitResume() {
 		return CloseReadError
@@ -399,7 +402,7 @@ func (c *conn) logon(h *frame.Header) CloseReason {
 	}
 	c.cl, c.name, c.loggedOn = cl, name, true
 	if wantAck {
-		last := cl.last.Load()
+		last := cl.settledLast()
 		var bmb [48]byte
 		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess,
 			ClientName: name, Seq: last, HasSeq: true,
@@ -444,12 +447,11 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		// Two connections with one name (an old one still draining its
 		// socket while the client's new one replays, on this server or
 		// another of the group) must not deliver out of sequence order:
-		// with subscribers, accepting a sequence and queueing its
-		// deliveries happen under the name's lock.
-		if flags&flagSubs != 0 {
-			cl.order.Lock()
-			defer cl.order.Unlock()
-		}
+		// accepting a sequence and queueing its deliveries happen under
+		// the name's lock, which also waits for a batch of the discard
+		// path (holdName) to be published.
+		cl.order.Lock()
+		defer cl.order.Unlock()
 		if s.failN.Load() != 0 && h.Seq > cl.last.Load() {
 			if reason, ok := s.takeFail(c.name, h.Seq); ok {
 				s.rejected.Add(1)
@@ -507,24 +509,77 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 	c.nFastStored++
 	c.isPub = true
 	cl := c.cl
+	if s.cfg.conflate != 0 && s.ownState {
+		// A batch at a time: the name's lock is taken at the batch's first
+		// stored publish and its last sequence kept here until the batch
+		// ends (flushCounters), instead of a CAS per frame. Only where
+		// no other server shares the name's record: a member of a group
+		// with immediate acks would advance it with a CAS, without the
+		// lock.
+		if !c.held {
+			c.holdName()
+		}
+		if seq <= c.heldLast {
+			c.flushCounters()
+			c.duplicate(seq)
+			return
+		}
+		c.heldLast = seq
+		c.pPubs++
+		c.pTopicPubs++
+		c.pTopicBytes += uint64(payloadLen)
+		c.sPend, c.sSeq = true, seq
+		return
+	}
 	if !cl.advance(seq) {
 		c.flushCounters()
-		tc := c.curTC
-		s.duplicates.Add(1)
-		cl.duplicates.Add(1)
-		tc.duplicates.Add(1)
-		c.persistFailure(seq, true, s.cfg.DuplicateStatus, reasonDuplicate)
+		c.duplicate(seq)
 		return
 	}
 	c.pPubs++
 	c.pTopicPubs++
 	c.pTopicBytes += uint64(payloadLen)
-	if s.cfg.conflate == 0 {
-		c.flushCounters()
-		c.persistSuccess(seq)
+	c.flushCounters()
+	c.persistSuccess(seq)
+}
+
+// holdName takes the client name's lock for a batch of stored publishes
+// on the discard path, and the name's last sequence with it: until
+// releaseName, the batch accepts or refuses sequences against its own copy,
+// which no other connection can move meanwhile (every other writer of the
+// name's sequence, and every logon ack, takes the same lock). Two
+// connections with one name (an old one draining while the client's new
+// one replays, on this server or another of the group) so still never
+// both accept a sequence, and a logon ack never reports a sequence below
+// one already accepted; a batch lasts at most until the reader's next read
+// or next strict frame, which release it first. With conflated acks and a
+// State of the server's own only: immediate acks end a batch at every
+// frame, and take the CAS path (record.advance) instead, as every member
+// of a group does.
+func (c *conn) holdName() {
+	c.cl.order.Lock()
+	c.held, c.heldLast = true, c.cl.last.Load()
+}
+
+// releaseName publishes the batch's last sequence and lets go of the
+// name's lock (see holdName); a no-op without a batch.
+func (c *conn) releaseName() {
+	if !c.held {
 		return
 	}
-	c.sPend, c.sSeq = true, seq
+	c.held = false
+	c.cl.last.Store(c.heldLast)
+	c.cl.order.Unlock()
+}
+
+// duplicate refuses a stored publish of the discard path whose sequence
+// the name has already accepted.
+func (c *conn) duplicate(seq uint64) {
+	s := c.srv
+	s.duplicates.Add(1)
+	c.cl.duplicates.Add(1)
+	c.curTC.duplicates.Add(1)
+	c.persistFailure(seq, true, s.cfg.DuplicateStatus, reasonDuplicate)
 }
 
 // flushStored requests the conflated persisted ack of the stored publishes storedPublish
@@ -759,6 +814,7 @@ func (c *conn) flushTopic() {
 // the conflated persisted ack the discard path held back for the stored publishes counted
 // (flushStored): whoever sees that ack sees them counted.
 func (c *conn) flushCounters() {
+	c.releaseName() // first: the counters and the conflated ack below come after the batch's sequence
 	s := c.srv
 	if c.pFrames != 0 {
 		s.frames.Add(c.pFrames)

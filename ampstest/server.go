@@ -49,6 +49,11 @@ type Server struct {
 	flags atomic.Uint32
 
 	state *State // shared with the other members of a group (Config.State), or private
+	// ownState: state is this server's own (no Config.State), so every
+	// connection that accepts a client name's sequences is one of this
+	// server's, with its persisted-ack mode: the discard path may then
+	// hold a name for a batch (conn.holdName).
+	ownState bool
 
 	topicMu sync.Mutex
 	topics  atomic.Pointer[map[string]*topicCounters]
@@ -95,6 +100,7 @@ func NewServer(cfg Config) *Server {
 		drops:   map[uint64]struct{}{},
 	}
 	s.state = s.cfg.State
+	s.ownState = s.state == nil
 	if s.state == nil {
 		s.state = NewState()
 	}
@@ -497,7 +503,7 @@ func (s *Server) LastSequence(clientName string) uint64 {
 // to every member.
 func (s *Server) SetLastSequence(clientName string, seq uint64) {
 	s.faults.lastSeqSets.Add(1)
-	s.clientRecord(clientName).last.Store(seq)
+	s.clientRecord(clientName).setLast(seq)
 }
 
 // DropClient closes the live connection of clientName abruptly (queued output is discarded),

@@ -38,15 +38,34 @@ type State struct {
 // record is the per-client-name state kept in a State: what a transaction log remembers.
 type record struct {
 	name    string
-	hashStr string     // decimal FNV-1a 64 of name: the first field of every bookmark
-	order   sync.Mutex // held while a sequence is accepted and its deliveries queued (with subscribers)
-	// last is written for every stored publish: on a cache line of its
-	// own, so that nothing allocated next to the record shares it (without
-	// the padding its CAS cost 30 ns per stored publish in
-	// BenchmarkStoreSideBySide's profile, against 11 ns for the ring's).
+	hashStr string // decimal FNV-1a 64 of name: the first field of every bookmark
+	// order is held by whoever accepts sequences of the name: a strict
+	// publish with a sequence, for that frame (and the queueing of its
+	// deliveries); the discard path, for a batch of stored publishes (see
+	// conn.holdName); and by whoever reads or sets last for a logon ack or
+	// a test's SetLastSequence or Forget, so that they see a batch whole.
+	order sync.Mutex
+	// last is the name's last accepted sequence. Written under order; read
+	// without it only for statistics. On a cache line of its own, so that
+	// nothing allocated next to the record shares it.
 	_    cpu.CacheLinePad
 	last atomic.Uint64
 	_    cpu.CacheLinePad
+}
+
+// settledLast returns the name's last accepted sequence once no batch of
+// the discard path is holding it back.
+func (r *record) settledLast() uint64 {
+	r.order.Lock()
+	defer r.order.Unlock()
+	return r.last.Load()
+}
+
+// setLast sets the name's last accepted sequence, after any batch in flight.
+func (r *record) setLast(seq uint64) {
+	r.order.Lock()
+	defer r.order.Unlock()
+	r.last.Store(seq)
 }
 
 // subTarget is one connection's subscriptions to one topic.
@@ -74,7 +93,7 @@ func (st *State) LastSequence(clientName string) uint64 {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if r := st.records[clientName]; r != nil {
-		return r.last.Load()
+		return r.settledLast()
 	}
 	return 0
 }
@@ -82,7 +101,7 @@ func (st *State) LastSequence(clientName string) uint64 {
 // SetLastSequence sets the last sequence of a client name for every member, as
 // Server.SetLastSequence does.
 func (st *State) SetLastSequence(clientName string, seq uint64) {
-	st.record(clientName).last.Store(seq)
+	st.record(clientName).setLast(seq)
 }
 
 // Forget makes every client name's last sequence 0, as a group that lost its transaction log:
@@ -92,7 +111,7 @@ func (st *State) Forget() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, r := range st.records {
-		r.last.Store(0)
+		r.setLast(0)
 	}
 }
 

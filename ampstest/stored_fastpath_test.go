@@ -356,3 +356,95 @@ func TestConflatedStoredBatch(t *testing.T) {
 	}
 	t.Logf("%d stored publishes in one write: %d persisted acks", n, acks)
 }
+
+// A client's new connection takes its name over while the old one streams
+// stored publishes through the discard path, which with conflated acks
+// holds the name for a batch at a time (holdName): the new logon ack's
+// sequence covers everything the old connection accepted, so the new
+// connection's frames above it are each accepted once and none is refused
+// as a duplicate. Each round logs on the new connection as soon as the old
+// one's first batch is published, usually in the middle of its stream.
+func TestConflatedBatchTakeover(t *testing.T) {
+	const n, extra, rounds = 100000, 100, 8
+	var buf []byte
+	for q := 1; q <= n; q++ {
+		buf = append(buf, stored("orders", fmt.Sprint(q), `{"n":1}`)...)
+	}
+	midStream := 0
+	for round := 0; round < rounds; round++ {
+		s := startServer(t, Config{Persisted: Conflated{Interval: time.Millisecond}})
+		a := dial(t, s, "tcp")
+		a.logon("pub")
+		wrote := make(chan struct{})
+		go func() { a.nc.Write(buf); close(wrote) }() // cut short once the name is taken over
+		waitFor(t, "the old connection's first batch", func() bool { return s.Stats().Publishes > 0 })
+		b := dial(t, s, "tcp")
+		l := b.logon("pub").Seq
+		if l == 0 || l > n {
+			t.Fatalf("round %d: logon ack s=%d, want 1 to %d", round, l, n)
+		}
+		if l < n {
+			midStream++
+		}
+		var fs [][]byte
+		for q := l + 1; q <= n+extra; q++ {
+			fs = append(fs, stored("orders", fmt.Sprint(q), `{"n":2}`))
+		}
+		b.send(fs...)
+		for k := 0; ; k++ {
+			g := b.next()
+			if g.Cmd != frame.CmdAck || g.A != "persisted" || g.Status != "success" {
+				t.Fatalf("round %d: got %s, want a successful persisted ack", round, g)
+			}
+			if g.Seq == n+extra {
+				break
+			}
+			if k > n+extra {
+				t.Fatalf("round %d: no persisted ack for %d", round, n+extra)
+			}
+		}
+		st := s.Stats()
+		if st.Duplicates != 0 || st.Publishes != n+extra {
+			t.Errorf("round %d: takeover at s=%d: %d publishes accepted, %d duplicates; want %d and 0",
+				round, l, st.Publishes, st.Duplicates, n+extra)
+		}
+		a.close()
+		b.close()
+		<-wrote
+	}
+	t.Logf("%d of %d takeovers came while the old connection was mid-stream", midStream, rounds)
+}
+
+// While a batch of the discard path holds a client name (holdName: the
+// name's lock, its last sequence kept by the batch), a logon ack for the
+// name and SetLastSequence wait for the batch to publish its sequence:
+// here the test holds the name as a batch would, with the batch at s=9
+// while the record still says 7.
+func TestBatchHoldIsWaitedFor(t *testing.T) {
+	s := startServer(t, Config{Persisted: Conflated{Interval: time.Millisecond}})
+	rec := s.state.record("pub")
+	rec.last.Store(7)
+	rec.order.Lock()
+	b := dial(t, s, "tcp")
+	defer b.close()
+	b.send(logonFrame(t, "L1", "pub", "", ""))
+	b.expectNone(50 * time.Millisecond) // the logon ack waits for the batch
+	set := make(chan struct{})
+	go func() { s.SetLastSequence("pub", 20); close(set) }()
+	select {
+	case <-set:
+		t.Fatal("SetLastSequence did not wait for the batch")
+	case <-time.After(20 * time.Millisecond):
+	}
+	rec.last.Store(9) // the batch ends: releaseName
+	rec.order.Unlock()
+	g := b.nextAck("L1", "processed", "success", "")
+	<-set
+	if g.Seq != 9 && g.Seq != 20 {
+		t.Fatalf("logon ack s=%d, want the batch's 9 (or 20 if SetLastSequence came first)", g.Seq)
+	}
+	if l := s.state.LastSequence("pub"); l != 20 {
+		t.Fatalf("last sequence %d after SetLastSequence(20)", l)
+	}
+	t.Logf("logon ack s=%d once the batch ended", g.Seq)
+}

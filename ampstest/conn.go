@@ -450,22 +450,32 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		// accepting a sequence and queueing its deliveries happen under
 		// the name's lock, which also waits for a batch of the discard
 		// path (holdName) to be published.
+		// Without subscribers the lock covers the decision only, not the
+		// acks, which can block while acks are withheld: a logon of the
+		// name elsewhere in the group must not wait for them.
 		cl.order.Lock()
-		defer cl.order.Unlock()
-		if s.failN.Load() != 0 && h.Seq > cl.last.Load() {
-			if reason, ok := s.takeFail(c.name, h.Seq); ok {
-				s.rejected.Add(1)
-				cl.rejected.Add(1)
-				tc.rejected.Add(1)
-				c.publishFailed(h, statusFailure, reason)
-				return
-			}
+		if flags&flagSubs != 0 {
+			defer cl.order.Unlock()
 		}
-		if !cl.advance(h.Seq) {
+		reason, status := c.acceptSeq(h.Seq)
+		if flags&flagSubs == 0 {
+			cl.order.Unlock()
+		}
+		switch reason {
+		case "":
+		case reasonGone:
+			return
+		case reasonDuplicate:
 			s.duplicates.Add(1)
 			cl.duplicates.Add(1)
 			tc.duplicates.Add(1)
-			c.publishFailed(h, s.cfg.DuplicateStatus, reasonDuplicate)
+			c.publishFailed(h, status, reason)
+			return
+		default:
+			s.rejected.Add(1)
+			cl.rejected.Add(1)
+			tc.rejected.Add(1)
+			c.publishFailed(h, status, reason)
 			return
 		}
 	}
@@ -491,6 +501,33 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 	}
 }
 
+// acceptSeq decides, under the name's lock, what becomes of a publish with
+// sequence seq on the strict path: accepted (reason ""), refused by a
+// FailSequence fault or as a duplicate (the reason and the status of its
+// failure ack), or dropped without an ack (reasonGone) because the
+// connection was replaced while it waited for the lock: the replacement's
+// logon ack, which takes the same lock after the replaced connection is
+// marked dead, has already reported the name's sequence without it.
+func (c *conn) acceptSeq(seq uint64) (reason, status string) {
+	s, cl := c.srv, c.cl
+	if c.dead.Load() {
+		return reasonGone, ""
+	}
+	if s.failN.Load() != 0 && seq > cl.last.Load() {
+		if reason, ok := s.takeFail(c.name, seq); ok {
+			return reason, statusFailure
+		}
+	}
+	if !cl.advance(seq) {
+		return reasonDuplicate, s.cfg.DuplicateStatus
+	}
+	return "", ""
+}
+
+// reasonGone is acceptSeq's verdict for a connection replaced meanwhile;
+// it is never sent.
+const reasonGone = "\x00gone"
+
 // storedPublish is publish for a stored publish recognised by the discard path: a publish of
 // c.curTopic with "a":"persisted", "s":seq (not 0) and payloadLen bytes of payload, no other
 // field, while no slow-path flag is set and no FailSequence fault is pending. It does what
@@ -509,15 +546,20 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 	c.nFastStored++
 	c.isPub = true
 	cl := c.cl
-	if s.cfg.conflate != 0 && s.ownState {
+	if s.cfg.conflate != 0 && !s.state.shared.Load() {
 		// A batch at a time: the name's lock is taken at the batch's first
 		// stored publish and its last sequence kept here until the batch
-		// ends (flushCounters), instead of a CAS per frame. Only where
-		// no other server shares the name's record: a member of a group
-		// with immediate acks would advance it with a CAS, without the
+		// ends (flushCounters), instead of a CAS per frame. Only while no
+		// other server shares the State: a member of a group with
+		// immediate acks would advance the record with a CAS, without the
 		// lock.
 		if !c.held {
-			c.holdName()
+			switch c.holdName() {
+			case holdGone:
+				return
+			case holdShared:
+				goto cas
+			}
 		}
 		if seq <= c.heldLast {
 			c.flushCounters()
@@ -531,6 +573,7 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 		c.sPend, c.sSeq = true, seq
 		return
 	}
+cas:
 	if !cl.advance(seq) {
 		c.flushCounters()
 		c.duplicate(seq)
@@ -553,13 +596,38 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 // both accept a sequence, and a logon ack never reports a sequence below
 // one already accepted; a batch lasts at most until the reader's next read
 // or next strict frame, which release it first. With conflated acks and a
-// State of the server's own only: immediate acks end a batch at every
-// frame, and take the CAS path (record.advance) instead, as every member
-// of a group does.
-func (c *conn) holdName() {
-	c.cl.order.Lock()
-	c.held, c.heldLast = true, c.cl.last.Load()
+// State that no other server has joined only: immediate acks end a batch
+// at every frame, and take the CAS path (record.advance) instead, as every
+// member of a group does.
+//
+// It reports holdGone, holding nothing, when the connection was replaced
+// while it waited for the lock (the replacement's logon ack may already
+// have reported the name's sequence: the frame is dropped, as every later
+// one is), and holdShared when another server has joined the State
+// meanwhile (State.join): the frame takes the CAS path.
+func (c *conn) holdName() int {
+	cl, st := c.cl, c.srv.state
+	cl.order.Lock()
+	if c.dead.Load() {
+		cl.order.Unlock()
+		return holdGone
+	}
+	st.batchMu.RLock() // join waits for it (State.join)
+	if st.shared.Load() {
+		st.batchMu.RUnlock()
+		cl.order.Unlock()
+		return holdShared
+	}
+	c.held, c.heldLast = true, cl.last.Load()
+	return holdOK
 }
+
+// holdName's results.
+const (
+	holdOK = iota
+	holdGone
+	holdShared
+)
 
 // releaseName publishes the batch's last sequence and lets go of the
 // name's lock (see holdName); a no-op without a batch.
@@ -569,6 +637,7 @@ func (c *conn) releaseName() {
 	}
 	c.held = false
 	c.cl.last.Store(c.heldLast)
+	c.srv.state.batchMu.RUnlock()
 	c.cl.order.Unlock()
 }
 

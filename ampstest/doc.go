@@ -66,14 +66,18 @@
 // accumulated like a plain publish's, and the conflated ack is requested once, for the
 // highest sequence, before the next socket read, any frame the strict path handles and any
 // duplicate's failure ack (a client sees the same acks: they cover the same sequences).
-// On a server with a State of its own, such a batch also holds the client name: it takes
-// the name's lock at its first stored publish, judges sequences against its own copy of
-// the name's last one, and publishes it when the batch ends, instead of a CAS on the shared
-// record per frame. Everything else that sets or reports the name's last sequence (the
-// strict path, a logon ack, SetLastSequence, Forget) takes the same lock, so a second
-// connection of the name sees a batch whole (TestConflatedBatchTakeover,
-// TestBatchHoldIsWaitedFor). Members of a group, whose records other servers share, and
-// immediate acks keep the CAS per frame.
+// While no second server has joined its State, such a batch also holds the client name: it
+// takes the name's lock at its first stored publish, judges sequences against its own copy
+// of the name's last one, and publishes it when the batch ends, instead of a CAS on the
+// shared record per frame. Everything else that sets or reports the name's last sequence
+// (the strict path, for its decision only, not across its acks; a logon ack;
+// SetLastSequence; Forget) takes the same lock, so a second connection of the name sees a
+// batch whole, and a connection replaced while it waits for the lock drops its frame
+// (TestConflatedBatchTakeover, TestBatchHoldIsWaitedFor,
+// TestReplacedConnectionDropsWaitingBatch, TestLogonNotBlockedByWithheldAcks). Once a
+// second server joins the State (a group, or Server.State passed on as Config.State) it
+// waits for the batches in flight, and from then on every member, as immediate acks always
+// do, uses the CAS per frame (TestBatchHoldAfterStateShared).
 // Every ack is subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
 // other; it does not allocate (TestStoredDiscardPathZeroAllocs). On either path, a successful
 // persisted ack with a sequence is written from a per-connection template derived from

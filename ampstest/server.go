@@ -49,11 +49,6 @@ type Server struct {
 	flags atomic.Uint32
 
 	state *State // shared with the other members of a group (Config.State), or private
-	// ownState: state is this server's own (no Config.State), so every
-	// connection that accepts a client name's sequences is one of this
-	// server's, with its persisted-ack mode: the discard path may then
-	// hold a name for a batch (conn.holdName).
-	ownState bool
 
 	topicMu sync.Mutex
 	topics  atomic.Pointer[map[string]*topicCounters]
@@ -100,7 +95,6 @@ func NewServer(cfg Config) *Server {
 		drops:   map[uint64]struct{}{},
 	}
 	s.state = s.cfg.State
-	s.ownState = s.state == nil
 	if s.state == nil {
 		s.state = NewState()
 	}

@@ -29,6 +29,14 @@ type State struct {
 	mu      sync.Mutex
 	records map[string]*record // client name → record (guarded by mu)
 	members []*Server          // servers using this state, open or stopped (guarded by mu)
+	joins   int                // servers that have ever joined (guarded by mu)
+	// shared is set once a second server joins: from then on no
+	// connection holds a client name for a batch (conn.holdName), since a
+	// member with immediate acks advances the records with a CAS. batchMu
+	// is read-locked by every batch that holds a name, so that join can
+	// wait for the batches that began before shared was set.
+	shared  atomic.Bool
+	batchMu sync.RWMutex
 
 	subMu  sync.Mutex
 	subs   map[*conn]map[string]string // master list: conn → sub_id → topic (guarded by subMu)
@@ -91,11 +99,12 @@ func NewState() *State {
 // none): what a logon ack from any member reports.
 func (st *State) LastSequence(clientName string) uint64 {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if r := st.records[clientName]; r != nil {
-		return r.settledLast()
+	r := st.records[clientName]
+	st.mu.Unlock()
+	if r == nil {
+		return 0
 	}
-	return 0
+	return r.settledLast() // outside st.mu: it may wait for a batch, and bind needs st.mu
 }
 
 // SetLastSequence sets the last sequence of a client name for every member, as
@@ -109,8 +118,12 @@ func (st *State) SetLastSequence(clientName string, seq uint64) {
 // not affected.
 func (st *State) Forget() {
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	recs := make([]*record, 0, len(st.records))
 	for _, r := range st.records {
+		recs = append(recs, r)
+	}
+	st.mu.Unlock()
+	for _, r := range recs { // outside st.mu, as LastSequence
 		r.setLast(0)
 	}
 }
@@ -128,12 +141,29 @@ func (st *State) record(name string) *record {
 }
 
 // join makes s a member: it gets the subscription flag from now on.
+//
+// The second server to join makes the State shared, and then waits for
+// every batch that holds a client name to end: a batch that begins after
+// that sees shared and holds nothing (conn.holdName), so once join
+// returns, the new member's CAS on a record never races a batch.
 func (st *State) join(s *Server) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	st.members = append(st.members, s)
 	if len(*st.subTab.Load()) > 0 {
 		s.flags.Or(flagSubs)
+	}
+	st.joins++
+	second := st.joins == 2
+	if second {
+		st.shared.Store(true)
+	}
+	st.mu.Unlock()
+	if second {
+		// Wait for the batches in flight; a strict publish holding a name's
+		// lock (maybe across withheld acks) is not waited for: it uses the
+		// CAS, as the new member does.
+		st.batchMu.Lock()
+		st.batchMu.Unlock()
 	}
 }
 

@@ -402,7 +402,7 @@ func (c *conn) logon(h *frame.Header) CloseReason {
 	}
 	c.cl, c.name, c.loggedOn = cl, name, true
 	if wantAck {
-		last := cl.settledLast()
+		last := cl.settledLast(s.state)
 		var bmb [48]byte
 		c.sendAck(&frame.Ack{CommandID: cid, Type: frame.AckProcessed, Status: statusSuccess,
 			ClientName: name, Seq: last, HasSeq: true,
@@ -443,23 +443,24 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		c.publishFailed(h, statusFailure, reasonNotEntitled)
 		return
 	}
+	// Two connections with one name (an old one still draining its socket
+	// while the client's new one replays, on this server or another of the
+	// group) must not deliver out of sequence order: with subscribers,
+	// accepting a sequence and queueing its deliveries happen under the
+	// name's lock. While the State is not shared, a batch of the discard
+	// path may hold the name (holdName): the decision takes the lock to wait
+	// for it. The lock is let go before any ack, which can block while acks
+	// are withheld: a logon of the name must not wait for those.
+	locked := false
 	if h.HasSeq && h.Seq != 0 {
-		// Two connections with one name (an old one still draining its
-		// socket while the client's new one replays, on this server or
-		// another of the group) must not deliver out of sequence order:
-		// accepting a sequence and queueing its deliveries happen under
-		// the name's lock, which also waits for a batch of the discard
-		// path (holdName) to be published.
-		// Without subscribers the lock covers the decision only, not the
-		// acks, which can block while acks are withheld: a logon of the
-		// name elsewhere in the group must not wait for them.
-		cl.order.Lock()
-		if flags&flagSubs != 0 {
-			defer cl.order.Unlock()
+		if flags&flagSubs != 0 || !s.state.shared.Load() {
+			cl.order.Lock()
+			locked = true
 		}
 		reason, status := c.acceptSeq(h.Seq)
-		if flags&flagSubs == 0 {
+		if locked && (reason != "" || flags&flagSubs == 0) {
 			cl.order.Unlock()
+			locked = false
 		}
 		switch reason {
 		case "":
@@ -487,6 +488,9 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 		s.dropped.Add(1)
 	} else if flags&flagSubs != 0 {
 		c.deliver(h, payload, ord, tc)
+	}
+	if locked {
+		cl.order.Unlock()
 	}
 	if h.Ack.Has(frame.AckProcessed) {
 		c.sendAck(&frame.Ack{CommandID: b2s(h.CommandID), Type: frame.AckProcessed,

@@ -497,7 +497,7 @@ func (s *Server) LastSequence(clientName string) uint64 {
 // to every member.
 func (s *Server) SetLastSequence(clientName string, seq uint64) {
 	s.faults.lastSeqSets.Add(1)
-	s.clientRecord(clientName).setLast(seq)
+	s.clientRecord(clientName).setLast(s.state, seq)
 }
 
 // DropClient closes the live connection of clientName abruptly (queued output is discarded),

@@ -62,15 +62,30 @@ type record struct {
 }
 
 // settledLast returns the name's last accepted sequence once no batch of
-// the discard path is holding it back.
-func (r *record) settledLast() uint64 {
+// the discard path is holding it back. In a shared State no batch begins
+// (State.join), so it only waits, through batchMu, for the batches that
+// began before the State became shared, and not for a strict publish
+// holding the name's lock to queue its deliveries.
+func (r *record) settledLast(st *State) uint64 {
+	if st.shared.Load() {
+		st.batchMu.RLock()
+		defer st.batchMu.RUnlock()
+		return r.last.Load()
+	}
 	r.order.Lock()
 	defer r.order.Unlock()
 	return r.last.Load()
 }
 
-// setLast sets the name's last accepted sequence, after any batch in flight.
-func (r *record) setLast(seq uint64) {
+// setLast sets the name's last accepted sequence, after any batch in
+// flight (as settledLast).
+func (r *record) setLast(st *State, seq uint64) {
+	if st.shared.Load() {
+		st.batchMu.RLock()
+		defer st.batchMu.RUnlock()
+		r.last.Store(seq)
+		return
+	}
 	r.order.Lock()
 	defer r.order.Unlock()
 	r.last.Store(seq)
@@ -104,13 +119,13 @@ func (st *State) LastSequence(clientName string) uint64 {
 	if r == nil {
 		return 0
 	}
-	return r.settledLast() // outside st.mu: it may wait for a batch, and bind needs st.mu
+	return r.settledLast(st) // outside st.mu: it may wait for a batch, and bind needs st.mu
 }
 
 // SetLastSequence sets the last sequence of a client name for every member, as
 // Server.SetLastSequence does.
 func (st *State) SetLastSequence(clientName string, seq uint64) {
-	st.record(clientName).setLast(seq)
+	st.record(clientName).setLast(st, seq)
 }
 
 // Forget makes every client name's last sequence 0, as a group that lost its transaction log:
@@ -124,7 +139,7 @@ func (st *State) Forget() {
 	}
 	st.mu.Unlock()
 	for _, r := range recs { // outside st.mu, as LastSequence
-		r.setLast(0)
+		r.setLast(st, 0)
 	}
 }
 

@@ -503,9 +503,25 @@ func TestBatchHoldAfterStateShared(t *testing.T) {
 // member, State.LastSequence, and a logon of another name meanwhile all
 // get their answers at once. Found by review: they waited for the acks.
 func TestLogonNotBlockedByWithheldAcks(t *testing.T) {
+	t.Run("no subscriber", func(t *testing.T) { testLogonNotBlockedByWithheldAcks(t, false) })
+	t.Run("subscriber", func(t *testing.T) { testLogonNotBlockedByWithheldAcks(t, true) })
+}
+
+func testLogonNotBlockedByWithheldAcks(t *testing.T, sub bool) {
 	st := NewState()
 	s1 := startServer(t, Config{State: st, MaxOutbound: 4096})
 	s2 := startServer(t, Config{State: st})
+	if sub { // deliveries queued under the name's lock, drained here
+		d := dial(t, s2, "tcp")
+		defer d.close()
+		d.logon("sub")
+		d.send(subFrame(t, frame.CmdSubscribe, "s", "t", "s1"))
+		d.nextAck("s", "processed", "success", "")
+		go func() {
+			for range d.frames {
+			}
+		}()
+	}
 	a := dial(t, s1, "tcp")
 	a.logon("pub")
 	s1.WithholdAcks(true)

@@ -509,9 +509,14 @@ func (c *conn) publish(h *frame.Header, payload []byte) {
 // sequence seq on the strict path: accepted (reason ""), refused by a
 // FailSequence fault or as a duplicate (the reason and the status of its
 // failure ack), or dropped without an ack (reasonGone) because the
-// connection was replaced while it waited for the lock: the replacement's
-// logon ack, which takes the same lock after the replaced connection is
-// marked dead, has already reported the name's sequence without it.
+// connection was replaced while it waited for the lock: while the State is
+// unshared, the replacement's logon ack takes the same lock after the
+// replaced connection is marked dead, and may already have reported the
+// name's sequence without this frame. In a shared State the logon ack does
+// not take the name's lock (settledLast), and a frame that passes the
+// check just before its connection is replaced can still be accepted after
+// the ack was sent, as before batches existed: the client then sees a
+// duplicate's failure ack for its resend, and loses nothing.
 func (c *conn) acceptSeq(seq uint64) (reason, status string) {
 	s, cl := c.srv, c.cl
 	if c.dead.Load() {
@@ -550,13 +555,14 @@ func (c *conn) storedPublish(seq uint64, payloadLen int) {
 	c.nFastStored++
 	c.isPub = true
 	cl := c.cl
-	if s.cfg.conflate != 0 && !s.state.shared.Load() {
+	if s.cfg.conflate != 0 && (c.held || !s.state.shared.Load()) {
 		// A batch at a time: the name's lock is taken at the batch's first
 		// stored publish and its last sequence kept here until the batch
-		// ends (flushCounters), instead of a CAS per frame. Only while no
-		// other server shares the State: a member of a group with
-		// immediate acks would advance the record with a CAS, without the
-		// lock.
+		// ends (flushCounters), instead of a CAS per frame. A batch begins
+		// only while no other server shares the State (a member of a group
+		// with immediate acks advances the record with a CAS, without the
+		// lock), and State.join waits for the batches in flight before it
+		// shares it, so a batch that holds the name goes on to its end.
 		if !c.held {
 			switch c.holdName() {
 			case holdGone:

@@ -77,7 +77,8 @@
 // TestReplacedConnectionDropsWaitingBatch, TestLogonNotBlockedByWithheldAcks). Once a
 // second server joins the State (a group, or Server.State passed on as Config.State) it
 // waits for the batches in flight, and from then on every member, as immediate acks always
-// do, uses the CAS per frame (TestBatchHoldAfterStateShared).
+// do, uses the CAS per frame (TestBatchHoldAfterStateShared, TestStateSharedMidBatch,
+// TestJoinWaitsForBatches).
 // Every ack is subject to WithholdAcks, DelayAcks and the DropPersistedAcks hooks like any
 // other; it does not allocate (TestStoredDiscardPathZeroAllocs). On either path, a successful
 // persisted ack with a sequence is written from a per-connection template derived from

@@ -157,10 +157,10 @@ func (st *State) record(name string) *record {
 
 // join makes s a member: it gets the subscription flag from now on.
 //
-// The second server to join makes the State shared, and then waits for
-// every batch that holds a client name to end: a batch that begins after
-// that sees shared and holds nothing (conn.holdName), so once join
-// returns, the new member's CAS on a record never races a batch.
+// The second server to join makes the State shared once every batch that
+// holds a client name has ended: a batch that begins after that sees
+// shared and holds nothing (conn.holdName), so once join returns, the new
+// member's CAS on a record never races a batch.
 func (st *State) join(s *Server) {
 	st.mu.Lock()
 	st.members = append(st.members, s)
@@ -168,16 +168,16 @@ func (st *State) join(s *Server) {
 		s.flags.Or(flagSubs)
 	}
 	st.joins++
-	second := st.joins == 2
-	if second {
-		st.shared.Store(true)
-	}
+	more := st.joins >= 2
 	st.mu.Unlock()
-	if second {
-		// Wait for the batches in flight; a strict publish holding a name's
-		// lock (maybe across withheld acks) is not waited for: it uses the
-		// CAS, as the new member does.
+	if more && !st.shared.Load() {
+		// Flip shared under the write lock: it waits for the batches in
+		// flight, and no batch can begin or continue while shared changes.
+		// A strict publish holding a name's lock is not waited for: it
+		// uses the CAS, as the new member does. Every join past the first
+		// comes here until shared is set, so a third one waits as well.
 		st.batchMu.Lock()
+		st.shared.Store(true)
 		st.batchMu.Unlock()
 	}
 }

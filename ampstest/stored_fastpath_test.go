@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -597,5 +598,111 @@ func TestReplacedConnectionDropsWaitingBatch(t *testing.T) {
 		}
 		a.close()
 		b.close()
+	}
+}
+
+// A second server joins while a conflated batch is in flight: the batch
+// goes on holding the name to its end (State.join waits for it), so a
+// stream that sends every sequence twice (1, 1, 2, 2, ...) has exactly n
+// accepted and n refused as duplicates, and the name's last sequence never
+// moves back. Found by the second review: the batch's next frame took the
+// CAS path against the record's stale value, and a sequence was accepted
+// twice in 2 to 5 of 40 rounds.
+func TestStateSharedMidBatch(t *testing.T) {
+	const n, rounds = 50000, 30
+	var buf []byte
+	for q := 1; q <= n; q++ {
+		f := stored("orders", fmt.Sprint(q), `{"n":1}`)
+		buf = append(append(buf, f...), f...)
+	}
+	for round := 0; round < rounds; round++ {
+		s1 := startServer(t, Config{Persisted: Conflated{Interval: time.Millisecond}})
+		a := dial(t, s1, "tcp")
+		a.logon("pub")
+		go func() {
+			for range a.frames { // acks: not checked here
+			}
+		}()
+		rec := s1.State().record("pub")
+		stop, back := make(chan struct{}), make(chan string, 1)
+		go func() { // watch the name's last sequence for a backward move
+			var prev uint64
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if l := rec.last.Load(); l < prev {
+					select {
+					case back <- fmt.Sprintf("last moved back from %d to %d", prev, l):
+					default:
+					}
+				} else {
+					prev = l
+				}
+				if i%1024 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+		wrote := make(chan struct{})
+		go func() { a.nc.Write(buf); close(wrote) }()
+		waitFor(t, "the stream", func() bool { return s1.Stats().Publishes > 1000 })
+		time.Sleep(time.Duration(round%10) * 100 * time.Microsecond)
+		s2 := NewServer(Config{State: s1.State()})
+		<-wrote
+		waitFor(t, "every frame handled", func() bool {
+			x := s1.Stats()
+			return x.Publishes+x.Duplicates >= 2*n
+		})
+		close(stop)
+		select {
+		case m := <-back:
+			t.Fatalf("round %d: %s", round, m)
+		default:
+		}
+		if x, last := s1.Stats(), s1.LastSequence("pub"); x.Publishes != n || x.Duplicates != n || last != n {
+			t.Fatalf("round %d: %d accepted and %d duplicates of %d sent twice, last %d",
+				round, x.Publishes, x.Duplicates, n, last)
+		}
+		a.close()
+		s2.Close()
+	}
+}
+
+// Every server joining a State after the first waits for the batches in
+// flight (here the test holds batchMu for reading, as a batch does), a
+// third one too while the second is still waiting, and the State is shared
+// once they return. Found by the second review: only the second waited.
+func TestJoinWaitsForBatches(t *testing.T) {
+	st := NewState()
+	s1 := NewServer(Config{State: st, Persisted: Conflated{Interval: time.Millisecond}})
+	defer s1.Close()
+	st.batchMu.RLock() // a batch of s1 in flight
+	joined := make(chan *Server, 2)
+	go func() { joined <- NewServer(Config{State: st}) }()
+	time.Sleep(20 * time.Millisecond) // the second join waits in batchMu.Lock
+	go func() { joined <- NewServer(Config{State: st}) }()
+	select {
+	case s := <-joined:
+		s.Close()
+		t.Fatal("a server joined while a batch begun before sharing was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if st.shared.Load() {
+		t.Fatal("the State was shared while a batch held a name")
+	}
+	st.batchMu.RUnlock()
+	for i := 0; i < 2; i++ {
+		select {
+		case s := <-joined:
+			defer s.Close()
+		case <-time.After(5 * time.Second):
+			t.Fatal("a join did not return once the batch ended")
+		}
+	}
+	if !st.shared.Load() {
+		t.Fatal("the State is not shared after a second server joined")
 	}
 }

@@ -609,9 +609,12 @@ func TestReplacedConnectionDropsWaitingBatch(t *testing.T) {
 // CAS path against the record's stale value, and a sequence was accepted
 // twice in 2 to 5 of 40 rounds.
 func TestStateSharedMidBatch(t *testing.T) {
-	const n, rounds = 50000, 30
+	n, rounds := uint64(50000), 30
+	if raceOn {
+		n, rounds = 20000, 6
+	}
 	var buf []byte
-	for q := 1; q <= n; q++ {
+	for q := uint64(1); q <= n; q++ {
 		f := stored("orders", fmt.Sprint(q), `{"n":1}`)
 		buf = append(append(buf, f...), f...)
 	}

@@ -599,13 +599,13 @@ cas:
 // holdName takes the client name's lock for a batch of stored publishes
 // on the discard path, and the name's last sequence with it: until
 // releaseName, the batch accepts or refuses sequences against its own copy,
-// which no other connection can move meanwhile (every other writer of the
-// name's sequence, and every logon ack, takes the same lock). Two
-// connections with one name (an old one draining while the client's new
-// one replays, on this server or another of the group) so still never
-// both accept a sequence, and a logon ack never reports a sequence below
-// one already accepted; a batch lasts at most until the reader's next read
-// or next strict frame, which release it first. With conflated acks and a
+// which no other connection can move meanwhile (while the State is
+// unshared, every other writer of the name's sequence, and every logon ack,
+// takes the same lock). Two connections with one name (an old one draining
+// while the client's new one replays) so still never both accept a
+// sequence, and a logon ack never reports a sequence below one already
+// accepted; a batch lasts at most until the reader's next read or next
+// strict frame, which release it first. With conflated acks and a
 // State that no other server has joined only: immediate acks end a batch
 // at every frame, and take the CAS path (record.advance) instead, as every
 // member of a group does.

@@ -33,8 +33,8 @@ type State struct {
 	// shared is set once a second server joins: from then on no
 	// connection holds a client name for a batch (conn.holdName), since a
 	// member with immediate acks advances the records with a CAS. batchMu
-	// is read-locked by every batch that holds a name, so that join can
-	// wait for the batches that began before shared was set.
+	// is read-locked by every batch that holds a name; join sets shared
+	// under its write lock, once the batches in flight have ended.
 	shared  atomic.Bool
 	batchMu sync.RWMutex
 
@@ -47,48 +47,61 @@ type State struct {
 type record struct {
 	name    string
 	hashStr string // decimal FNV-1a 64 of name: the first field of every bookmark
-	// order is held by whoever accepts sequences of the name: a strict
-	// publish with a sequence, for that frame (and the queueing of its
-	// deliveries); the discard path, for a batch of stored publishes (see
-	// conn.holdName); and by whoever reads or sets last for a logon ack or
-	// a test's SetLastSequence or Forget, so that they see a batch whole.
+	// order is the name's lock. The discard path holds it for a batch of
+	// stored publishes (conn.holdName), which only happens while the State
+	// is unshared; a strict publish with a sequence holds it for its
+	// decision then, and with subscribers also (shared or not) until its
+	// deliveries are queued, so that they go out in sequence order. While
+	// the State is unshared, whoever reads or sets last for a logon ack, a
+	// test's SetLastSequence or Forget takes it too (lockSettled), so that
+	// they see a batch whole.
 	order sync.Mutex
-	// last is the name's last accepted sequence. Written under order; read
-	// without it only for statistics. On a cache line of its own, so that
-	// nothing allocated next to the record shares it.
+	// last is the name's last accepted sequence: moved by a CAS
+	// (record.advance) outside a batch, and by a batch only when it ends
+	// (conn.releaseName). On a cache line of its own, so that nothing
+	// allocated next to the record shares it.
 	_    cpu.CacheLinePad
 	last atomic.Uint64
 	_    cpu.CacheLinePad
 }
 
 // settledLast returns the name's last accepted sequence once no batch of
-// the discard path is holding it back. In a shared State no batch begins
-// (State.join), so it only waits, through batchMu, for the batches that
-// began before the State became shared, and not for a strict publish
-// holding the name's lock to queue its deliveries.
+// the discard path is holding it back (lockSettled).
 func (r *record) settledLast(st *State) uint64 {
-	if st.shared.Load() {
-		st.batchMu.RLock()
-		defer st.batchMu.RUnlock()
-		return r.last.Load()
-	}
-	r.order.Lock()
-	defer r.order.Unlock()
+	shared := r.lockSettled(st)
+	defer r.unlockSettled(st, shared)
 	return r.last.Load()
 }
 
 // setLast sets the name's last accepted sequence, after any batch in
-// flight (as settledLast).
+// flight (lockSettled).
 func (r *record) setLast(st *State, seq uint64) {
+	shared := r.lockSettled(st)
+	defer r.unlockSettled(st, shared)
+	r.last.Store(seq)
+}
+
+// lockSettled waits until no batch holds the name, and keeps it so until
+// unlockSettled (given lockSettled's result): while the State is unshared
+// it takes the name's lock; in a shared State no batch begins (State.join),
+// so it only takes batchMu for reading, which waits for the batches begun
+// before the State became shared, and not for a strict publish holding the
+// name's lock to queue its deliveries.
+func (r *record) lockSettled(st *State) (shared bool) {
 	if st.shared.Load() {
 		st.batchMu.RLock()
-		defer st.batchMu.RUnlock()
-		r.last.Store(seq)
-		return
+		return true
 	}
 	r.order.Lock()
-	defer r.order.Unlock()
-	r.last.Store(seq)
+	return false
+}
+
+func (r *record) unlockSettled(st *State, shared bool) {
+	if shared {
+		st.batchMu.RUnlock()
+		return
+	}
+	r.order.Unlock()
 }
 
 // subTarget is one connection's subscriptions to one topic.

@@ -71,10 +71,12 @@ type Client struct {
 	seqDigits frame.SeqDigits
 	// The inline write (writer.go): the session whose writer may be
 	// parked (nil: none, or inline writes off), when the socket last took
-	// bytes (nanotime), and wantInline bound once.
-	inline     atomic.Pointer[session]
-	lastWrite  atomic.Int64
-	inlineWant func() bool
+	// bytes (nanotime), the credit of inline writes closer together than
+	// the threshold (wantInline), and wantInline bound once.
+	inline       atomic.Pointer[session]
+	lastWrite    atomic.Int64
+	inlineCredit atomic.Int64
+	inlineWant   func() bool
 	// beginSeq: with a store, the sequence number of the first frame of
 	// this process's stream (after what was recovered).
 	beginSeq uint64

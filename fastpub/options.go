@@ -234,8 +234,12 @@ func WithCloseTimeout(d time.Duration) Option {
 // found nothing to send) and nothing has been written for at least idle,
 // the publishing goroutine makes the one non-blocking writev itself, as a
 // naive inline write() would, and saves the wake-up of another goroutine
-// (tens of microseconds when the other core is busy). Under load the writer
-// never parks and batches as before; a publish that finds the socket full
+// (tens of microseconds when the other core is busy, milliseconds at
+// times). Each such write earns a credit (up to 256 are kept) that lets a
+// later publish write inline even though the last write was less than idle
+// ago: a paced publisher that catches up after a stall sends its backlog
+// back to back, and stays on the inline path for up to 256 frames. Under
+// load the writer never parks and batches as before; a publish that finds the socket full
 // (EAGAIN, a partial write) hands what is left to the writer, so Publish
 // still never waits for the socket. 0 turns it off: the writer goroutine
 // sends everything. Default DefaultInlineWriteAfter (1 µs); negative is an

@@ -104,8 +104,8 @@ func TestStoredDiscardPathZeroAllocs(t *testing.T) {
 			}
 			if hm, head := seqCache(body[:len(h)+m], k, q); hm != len(h)+m-4 {
 				t.Fatal("no digit head")
-			} else if q2, m2 := scanSeqTail(head, body[hm:]); m2 != 4 || q2 != q {
-				t.Fatalf("scanSeqTail: %d, %d", q2, m2)
+			} else if q2, m2 := frame.SeqTail(head, body[hm:]); m2 != 4 || q2 != q {
+				t.Fatalf("frame.SeqTail: %d, %d", q2, m2)
 			}
 			c.pFrames++
 			c.storedPublish(q, len(body)-len(h)-m)

@@ -213,7 +213,7 @@ func (c *conn) serve() CloseReason {
 				var seq uint64
 				var n int
 				if c.curSHead != 0 {
-					seq, n = scanSeqTail(c.curSHead, body[len(h):])
+					seq, n = frame.SeqTail(c.curSHead, body[len(h):])
 				} else {
 					seq, n = scanSeq(body[len(h):])
 				}

@@ -131,7 +131,7 @@ func scanSeq(b []byte) (seq uint64, n int) {
 // The stored-header cache (conn.curSHdr) holds a stored publish's header up to "s": and,
 // when its sequence has 4 to 19 digits, every digit but the last three: a publisher's
 // consecutive sequence numbers share that head for a thousand frames at a time, so each of
-// those frames costs one comparison and three digits (scanSeqTail) instead of scanSeq.
+// those frames costs one comparison and three digits (frame.SeqTail) instead of scanSeq.
 
 // seqCache returns how much of a stored publish's header the cache keeps and the value of
 // the digits it ends with: header is the header, seqOff where its digits start (after
@@ -143,21 +143,6 @@ func seqCache(header []byte, seqOff int, seq uint64) (cacheLen int, head uint64)
 		return len(header) - 4, seq / 1000
 	}
 	return seqOff, 0
-}
-
-// scanSeqTail parses the end of a stored publish's header after a cached head of digits
-// (seqCache): exactly three digits and the '}'. It returns head×1000 plus their value and the
-// bytes it used (4), or n 0 for anything else. head < 10¹⁶ (at most 16 of at most 19 digits),
-// so the result cannot overflow and is exactly the number the whole digit run spells.
-func scanSeqTail(head uint64, b []byte) (seq uint64, n int) {
-	if len(b) < 4 || b[3] != '}' {
-		return 0, 0
-	}
-	d0, d1, d2 := uint64(b[0])-'0', uint64(b[1])-'0', uint64(b[2])-'0'
-	if d0 > 9 || d1 > 9 || d2 > 9 {
-		return 0, 0
-	}
-	return head*1000 + d0*100 + d1*10 + d2, 4
 }
 
 // digits8 returns the value of the eight decimal digits x holds (loaded little-endian, so

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -221,6 +222,36 @@ func FuzzPublishRoundTrip(f *testing.F) {
 			string(h.CorrelationID) != x || string(h.SowKey) != k ||
 			h.HasSeq != (seq != 0) || h.Seq != seq {
 			t.Fatalf("%+v parsed as %+v", p, h)
+		}
+	})
+}
+
+// FuzzSeqTail checks SeqTail against strconv for every head the cache can hold (1 to
+// 10¹⁶-1, the digits of a 4- to 19-digit sequence but its last three): it accepts exactly three
+// digits and '}', with the value of the head's digits followed by those three.
+func FuzzSeqTail(f *testing.F) {
+	for _, s := range []struct {
+		head uint64
+		b    string
+	}{{1, "000}"}, {1764680000000000, "123}x"}, {9999999999999999, "999}"}, {9, "99}"}, {9, "9999}"},
+		{1, "12x}"}, {1, "1 2}"}, {1, "/9:}"}, {1, "123"}, {0, "001}"}, {1 << 63, "123}"}} {
+		f.Add(s.head, []byte(s.b))
+	}
+	f.Fuzz(func(t *testing.T, head uint64, b []byte) {
+		head = head%(1e16-1) + 1
+		seq, n := SeqTail(head, b)
+		want, wantN := uint64(0), 0
+		if len(b) >= 4 && b[3] == '}' {
+			if _, err := strconv.ParseUint(string(b[:3]), 10, 64); err == nil { // three digits, no sign
+				v, err := strconv.ParseUint(strconv.FormatUint(head, 10)+string(b[:3]), 10, 64)
+				if err != nil {
+					t.Fatalf("head %d and %q: %v", head, b[:3], err)
+				}
+				want, wantN = v, 4
+			}
+		}
+		if seq != want || n != wantN {
+			t.Fatalf("SeqTail(%d, %q) = %d, %d; want %d, %d", head, b, seq, n, want, wantN)
 		}
 	})
 }

@@ -642,20 +642,13 @@ func storedCache(header []byte, s uint64) (m int, head uint64) {
 // cachedTail reads the end of a stored publish's header after a cached
 // prefix (storedCache): with head 0, 1 to 19 digits and '}'
 // (scanStoredTail); otherwise exactly three digits and '}', the number
-// being head×1000 plus their value. It returns the number and the bytes
+// being head×1000 plus their value (frame.SeqTail). It returns the number and the bytes
 // used, or n 0 for anything else.
 func cachedTail(head uint64, b []byte) (s uint64, n int) {
 	if head == 0 {
 		return scanStoredTail(b)
 	}
-	if len(b) < 4 || b[3] != '}' {
-		return 0, 0
-	}
-	d0, d1, d2 := uint64(b[0])-'0', uint64(b[1])-'0', uint64(b[2])-'0'
-	if d0 > 9 || d1 > 9 || d2 > 9 {
-		return 0, 0
-	}
-	return head*1000 + d0*100 + d1*10 + d2, 4
+	return frame.SeqTail(head, b)
 }
 
 // scanStoredTail reads 1 to 19 digits and '}' at the start of b: the

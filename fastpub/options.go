@@ -238,7 +238,8 @@ func WithCloseTimeout(d time.Duration) Option {
 // times). Each such write earns a credit (up to 256 are kept) that lets a
 // later publish write inline even though the last write was less than idle
 // ago: a paced publisher that catches up after a stall sends its backlog
-// back to back, and stays on the inline path for up to 256 frames. Under
+// back to back, and stays on the inline path for as many frames as it has
+// credits (besides those that find the socket idle again). Under
 // load the writer never parks and batches as before; a publish that finds the socket full
 // (EAGAIN, a partial write) hands what is left to the writer, so Publish
 // still never waits for the socket. 0 turns it off: the writer goroutine

@@ -193,7 +193,7 @@ func (w *writer) wrote(c *Client, n int) {
 
 // wantInline says whether a publish that finds the writer parked should
 // write its frame itself. It should when the socket has been idle for the
-// threshold, and that write earns one credit (at most inlineCredit are
+// threshold, and that write earns one credit (at most maxInlineCredit are
 // kept). It should also when the last write was closer than the threshold
 // and a credit is left, which it spends: a paced publisher whose thread
 // lost the CPU for a while catches up with its frames back to back, and
@@ -202,32 +202,39 @@ func (w *writer) wrote(c *Client, n int) {
 // frame, as a naive inline write() pays. A publisher that outruns the
 // writer earns a credit only when it pauses for the threshold with the
 // writer parked, so it makes at most one write of this kind per such pause
-// beyond the inlineCredit it may have saved before, and the writer
-// batches for it as before. The credit is a heuristic: two publishes
-// racing on it (possible only around a hand-over) at worst lose an update.
-// Bound once to c.inlineWant, so CommitTake gets no new closure.
+// beyond the credits it may have saved before, and the writer batches for
+// it as before. The credit changes by CAS, so concurrent publishes never
+// undo each other's updates; a credit earned or spent by a publish whose
+// take then fails (ring.CommitTake) goes without a write. Bound once to
+// c.inlineWant, so CommitTake gets no new closure.
 func (c *Client) wantInline() bool {
 	if c.inline.Load() == nil {
 		return false
 	}
-	n := c.inlineCredit.Load()
-	if nanotime()-c.lastWrite.Load() >= int64(c.cfg.inlineAfter) {
-		if n < inlineCredit {
-			c.inlineCredit.Store(n + 1)
+	idle := nanotime()-c.lastWrite.Load() >= int64(c.cfg.inlineAfter)
+	for {
+		n := c.inlineCredit.Load()
+		switch {
+		case idle && n < maxInlineCredit:
+			if c.inlineCredit.CompareAndSwap(n, n+1) {
+				return true
+			}
+		case idle:
+			return true
+		case n > 0:
+			if c.inlineCredit.CompareAndSwap(n, n-1) {
+				return true
+			}
+		default:
+			return false
 		}
-		return true
 	}
-	if n > 0 {
-		c.inlineCredit.Store(n - 1)
-		return true
-	}
-	return false
 }
 
-// inlineCredit is the most inline writes closer together than the
+// maxInlineCredit is the most inline writes closer together than the
 // threshold that wantInline lets a publisher save up: a paced publisher at
 // 50,000 msgs/s covers a stall of 5 ms with it.
-const inlineCredit = 256
+const maxInlineCredit = 256
 
 // commit commits a claimed frame, writing it inline when wantInline says
 // so.

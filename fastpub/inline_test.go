@@ -98,3 +98,34 @@ func TestInlineWriteOff(t *testing.T) {
 		t.Fatalf("server accepted %d publishes, want 100", got)
 	}
 }
+
+// With a store, inline writes carry stored frames (and tell the store what
+// they saw); persisted acks wake the writer, so not every frame goes
+// inline, but every one reaches the server once and is acknowledged.
+func TestInlineWriteWithStore(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		p    ampstest.PersistMode
+	}{{"immediate", ampstest.Immediate{}}, {"conflated", ampstest.Conflated{Interval: time.Millisecond}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			srv := startServer(t, ampstest.Config{Persisted: mode.p})
+			c := connect(t, srv.URI("json"), "inline-store-"+mode.name, fastpub.WithStore(memStore(t, 1<<20, 1024)))
+			settle(t, c)
+			s0 := c.Stats()
+			publishPaced(t, c, 300, 50*time.Microsecond)
+			publishBurst(t, c, 2000)
+			if err := c.PublishFlush(ctxT(t, 10*time.Second)); err != nil {
+				t.Fatalf("PublishFlush: %v", err)
+			}
+			s1 := c.Stats()
+			t.Logf("2,300 stored publishes: %d writes, %d inline, persisted through %d", s1.Writes-s0.Writes, s1.InlineWrites-s0.InlineWrites, s1.PersistedSeq)
+			if s1.InlineWrites == s0.InlineWrites {
+				t.Fatalf("no inline write among 300 paced stored publishes")
+			}
+			st := srv.Stats()
+			if st.Publishes != 2300 || st.Duplicates != 0 {
+				t.Fatalf("server accepted %d publishes with %d duplicates, want 2300 and none", st.Publishes, st.Duplicates)
+			}
+		})
+	}
+}

@@ -239,9 +239,10 @@ func WithCloseTimeout(d time.Duration) Option {
 // later publish write inline even though the last write was less than idle
 // ago: a paced publisher that catches up after a stall sends its backlog
 // back to back, and stays on the inline path for as many frames as it has
-// credits (besides those that find the socket idle again). Under
-// load the writer never parks and batches as before; a publish that finds the socket full
-// (EAGAIN, a partial write) hands what is left to the writer, so Publish
+// credits (besides those that find the socket idle again). Under load
+// the writer never parks and batches as before; a publish that finds the
+// socket full (EAGAIN, a partial write) hands what is left to the writer,
+// so Publish
 // still never waits for the socket. 0 turns it off: the writer goroutine
 // sends everything. Default DefaultInlineWriteAfter (1 µs); negative is an
 // *OptionError. TLS connections always use the writer.

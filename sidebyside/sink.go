@@ -642,8 +642,8 @@ func storedCache(header []byte, s uint64) (m int, head uint64) {
 // cachedTail reads the end of a stored publish's header after a cached
 // prefix (storedCache): with head 0, 1 to 19 digits and '}'
 // (scanStoredTail); otherwise exactly three digits and '}', the number
-// being head×1000 plus their value (frame.SeqTail). It returns the number and the bytes
-// used, or n 0 for anything else.
+// being head×1000 plus their value (frame.SeqTail). It returns the number
+// and the bytes used, or n 0 for anything else.
 func cachedTail(head uint64, b []byte) (s uint64, n int) {
 	if head == 0 {
 		return scanStoredTail(b)

@@ -242,10 +242,10 @@ func WithCloseTimeout(d time.Duration) Option {
 // credits (besides those that find the socket idle again). Under load
 // the writer never parks and batches as before; a publish that finds the
 // socket full (EAGAIN, a partial write) hands what is left to the writer,
-// so Publish
-// still never waits for the socket. 0 turns it off: the writer goroutine
-// sends everything. Default DefaultInlineWriteAfter (1 µs); negative is an
-// *OptionError. TLS connections always use the writer.
+// so Publish still never waits for the socket. 0 turns it off: the
+// writer goroutine sends everything. Default DefaultInlineWriteAfter
+// (1 µs); negative is an *OptionError. TLS connections always use the
+// writer.
 func WithInlineWrite(idle time.Duration) Option {
 	return func(c *config) error {
 		if idle < 0 {

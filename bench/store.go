@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/fastpub/fastpub/ampstest"
@@ -155,14 +156,16 @@ func PairSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.
 		if err != nil {
 			return nil, err
 		}
-		return NewStorePublisher(name, cfg, st)
+		var p *Publisher
+		onSide(name, func() { p, err = NewStorePublisher(name, cfg, st) })
+		return p, err
 	}
-	off, err := mk("bench-store-off", offStore)
+	off, err := mk("off", offStore)
 	if err != nil {
 		return nil, err
 	}
 	defer off.Close()
-	on, err := mk("bench-store-on", onStore)
+	on, err := mk("on", onStore)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +180,8 @@ func PairSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.
 		var pair StorePair
 		for k := 0; k < 2; k++ {
 			if (k == 0) == (r%2 == 0) {
-				if pair.Off, err = off.Round(topic, payload, n); err != nil {
+				onSide("off", func() { pair.Off, err = off.Round(topic, payload, n) })
+				if err != nil {
 					return nil, fmt.Errorf("off: %w", err)
 				}
 				continue
@@ -185,7 +189,7 @@ func PairSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.
 			if timing != nil {
 				timing(true)
 			}
-			pair.On, err = on.Round(topic, payload, n)
+			onSide("on", func() { pair.On, err = on.Round(topic, payload, n) })
 			if timing != nil {
 				timing(false)
 			}
@@ -196,6 +200,14 @@ func PairSideBySide(topic string, payloadSize, frames, rounds int, cfg ampstest.
 		pairs = append(pairs, pair)
 	}
 	return pairs, nil
+}
+
+// onSide runs f with the profiler label side=off or side=on, which every
+// goroutine f starts inherits (the client's writer and reader, the test
+// server's connections): a CPU profile of BenchmarkStoreSideBySide
+// (-cpuprofile) splits by side with go tool pprof -tagfocus side=on.
+func onSide(side string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("side", side), func(context.Context) { f() })
 }
 
 // StoredFrames returns count pre-encoded publish frames of the given

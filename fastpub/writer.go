@@ -183,7 +183,8 @@ func (w *writer) wrote(c *Client, n int) {
 
 // The inline write (WithInlineWrite): a publish whose Commit finds the
 // writer parked for this very frame, with nothing written for the inline
-// threshold, takes the ring's consumer role (ring.CommitTake) and sends
+// threshold or with a credit left (wantInline), takes the ring's consumer
+// role (ring.CommitTake) and sends
 // what is committed with one non-blocking writev on the publishing
 // goroutine. Everything sent: the role goes back and the writer stays
 // parked (ring.Return). EAGAIN, a partial write or an error: the role goes

@@ -157,14 +157,23 @@ func TestCommitTakeConsumerWaitsForTheRole(t *testing.T) {
 	}
 	// want false: an ordinary Commit that wakes the parked consumer.
 	go func() { woke <- r.Wait(nil) }()
+	deadline = time.Now().Add(5 * time.Second)
 	for r.waitSeq.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("consumer did not park again")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	c, _ = r.TryClaim(8)
 	if r.CommitTake(&c, func() bool { return false }) {
 		t.Fatal("CommitTake took the role though want said no")
 	}
-	if err := <-woke; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Commit did not wake the parked consumer")
 	}
 }

@@ -11,7 +11,10 @@ import (
 var (
 	// ErrLocked: the store is open already, by another process or by
 	// another Open in this one (the lock is flock(2) on the lock file,
-	// which conflicts per open file description).
+	// which conflicts per open file description). An Open that loses such a
+	// race removes nothing; one whose lock file was replaced under it while
+	// it locked (by a failing Open that had created it) reports ErrLocked
+	// too, and may be retried.
 	ErrLocked = errors.New("filestore: store is in use")
 	// ErrForeign: the store belongs to another client name; the message
 	// names both.
@@ -19,8 +22,9 @@ var (
 	// ErrVersion: the store was written in a format version this package
 	// does not read.
 	ErrVersion = errors.New("filestore: unsupported format version")
-	// ErrFormat: the directory holds files that are not a store's, or its
-	// meta file is damaged.
+	// ErrFormat: the directory holds files that are not a store's, its
+	// meta file is damaged, or a segment file's name carries an index the
+	// stream's offsets cannot reach.
 	ErrFormat = errors.New("filestore: not a publish store")
 	// ErrNoSpace: the file system has no room for the segments the store
 	// needs ready (see Open); nothing was left behind.

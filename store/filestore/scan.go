@@ -306,7 +306,10 @@ func (sc *scanner) walk(skip func() uint64, fn func(seq uint64, frame []byte) er
 			sc.read(sp.r, o, h[:])
 			n := uint64(le.Uint32(h[16:]))
 			if seq > skip() {
-				f := sc.piece(sp.r, o+recHdr, n)
+				var f []byte
+				if n > 0 {
+					f = sc.piece(sp.r, o+recHdr, n)
+				}
 				if uint64(len(f)) < n {
 					if uint64(cap(scratch)) < n {
 						scratch = make([]byte, n)

@@ -38,10 +38,16 @@ func (s *Store) prepare(created *[]string) error {
 		}
 		s.install(seg)
 	}
+	// The empty recovered files left over: each is closed and unmapped even
+	// when deleting an earlier one failed, so that a failed Open keeps none.
+	var delErr error
 	for _, rs := range reuse {
-		if err := s.deleteRseg(rs); err != nil {
-			return err
+		if err := s.deleteRseg(rs); err != nil && delErr == nil {
+			delErr = err
 		}
+	}
+	if delErr != nil {
+		return delErr
 	}
 	if s.opt.Durability != DurabilityNone {
 		if err := syncDir(s.dir); err != nil {

@@ -3,6 +3,7 @@ package filestore
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -165,17 +166,28 @@ func Open(dir, name string, o Options) (*Store, error) {
 
 	// The lock.
 	lockPath := filepath.Join(dir, lockName)
-	if _, err := os.Stat(lockPath); errors.Is(err, fs.ErrNotExist) {
-		created = append(created, lockPath)
-	}
+	_, statErr := os.Stat(lockPath)
+	lockNew := errors.Is(statErr, fs.ErrNotExist)
 	if s.lockF, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		return fail(newErr("open", lockPath, nil, err))
 	}
 	if err := flock(s.lockF); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			dirCreated = false // the holder's, not ours
 			return fail(newErr("lock", lockPath, ErrLocked, nil))
 		}
 		return fail(newErr("lock", lockPath, nil, sysErr("flock", err)))
+	}
+	// The file locked must still be the one at the path: a failing Open
+	// that held it may have unlinked it meanwhile.
+	if fi, err := s.lockF.Stat(); err == nil {
+		if pi, err := os.Stat(lockPath); err != nil || !os.SameFile(fi, pi) {
+			dirCreated = false
+			return fail(newErr("lock", lockPath, ErrLocked, errors.New("lock file replaced")))
+		}
+	}
+	if lockNew {
+		created = append(created, lockPath)
 	}
 
 	if s.dirfd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
@@ -226,6 +238,9 @@ func Open(dir, name string, o Options) (*Store, error) {
 		s.shift++
 	}
 	s.ahead = ahead(o.Limits, segBytes)
+	if n := len(segIdx); n > 0 && segIdx[n-1] >= math.MaxUint64>>s.shift-2*s.ahead {
+		return fail(newErr("open", filepath.Join(dir, segFile(segIdx[n-1])), ErrFormat, errors.New("segment index out of range")))
+	}
 
 	// The persisted state.
 	statePath := filepath.Join(dir, stateName)
@@ -239,11 +254,14 @@ func Open(dir, name string, o Options) (*Store, error) {
 	n, _ := s.stateF.ReadAt(sb, 0)
 	st, _ := bestState(sb[:n])
 	s.state = st
+	s.pseq.Store(st.persisted)
+	// The next write goes to the slot that does not hold the newest state,
+	// so that a torn write leaves it intact. The file is as long as the
+	// slots written so far (32 or 544 bytes), never stateSize: decodeState
+	// checks the length it is given.
 	s.slot = 0
-	if n >= stateSize {
-		if s0, ok := decodeState(sb); ok && s0.gen == st.gen {
-			s.slot = 1 // the next write goes to the other slot
-		}
+	if s0, ok := decodeState(sb[:n]); ok && s0.gen == st.gen {
+		s.slot = 1
 	}
 
 	// Verify the segments.
@@ -403,6 +421,7 @@ func (s *Store) recoverSegments(idxs []uint64, st persistState) error {
 		}
 	}
 	s.rsegs = kept
+	s.reuse = reuse
 	if err := s.deleteRecovered(st.persisted); err != nil {
 		return err
 	}

@@ -223,3 +223,20 @@ func writeStore(t testing.TB, dir string, seq0 uint64, n int, skip map[uint64]bo
 	}
 	return st
 }
+
+// writeBothStateSlots overwrites both slots of dir's state file with st.
+func writeBothStateSlots(t testing.TB, dir string, st persistState) {
+	t.Helper()
+	var b [stateUsed]byte
+	encodeState(b[:], st)
+	f, err := os.OpenFile(filepath.Join(dir, stateName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, off := range []int64{0, stateSlot} {
+		if _, err := f.WriteAt(b[:], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -153,15 +153,7 @@ func TestAllPersistedBeforeDeletion(t *testing.T) {
 	// lost, and the segments go at Open.
 	dir := t.TempDir()
 	writeStore(t, dir, 1, 2000, nil)
-	var b [stateUsed]byte
-	encodeState(b[:], persistState{gen: 99, persisted: 2000, last: 2000})
-	f, err := os.OpenFile(dir+"/"+stateName, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteAt(b[:], 0)
-	f.WriteAt(b[:], stateSlot)
-	f.Close()
+	writeBothStateSlots(t, dir, persistState{gen: 99, persisted: 2000, last: 2000})
 	s := mustOpen(t, dir, small())
 	defer s.Close()
 	rec, g := recoverAll(t, s)

@@ -227,21 +227,13 @@ func countFDs(t *testing.T) int {
 func TestFailedOpenClosesReusedSegments(t *testing.T) {
 	dir := t.TempDir()
 	writeStore(t, dir, 1, 200, nil) // segment 0 holds them; 1.. are empty
-	var b [stateUsed]byte
-	encodeState(b[:], persistState{gen: 9, persisted: 200, last: 200})
-	f, err := os.OpenFile(dir+"/"+stateName, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteAt(b[:], 0)
-	f.WriteAt(b[:], stateSlot)
-	f.Close()
+	writeBothStateSlots(t, dir, persistState{gen: 9, persisted: 200, last: 200})
 	if err := exec.Command("chattr", "+i", dir).Run(); err != nil {
 		t.Skip("chattr:", err)
 	}
 	defer exec.Command("chattr", "-i", dir).Run()
 	before := countFDs(t)
-	_, err = Open(dir, "pub-1", small())
+	_, err := Open(dir, "pub-1", small())
 	if err == nil {
 		t.Fatal("Open succeeded in an immutable directory")
 	}

@@ -39,13 +39,18 @@ func Payload(size int) []byte {
 	return p
 }
 
-// DiscardServer accepts connections on a loopback listener and reads and
-// drops every byte: the far end of the ceiling measurement.
+// DiscardServer accepts one connection on a loopback listener and reads
+// and drops every byte: the far end of the ceiling measurement.
 type DiscardServer struct {
-	ln    net.Listener
-	bytes atomic.Int64
-	done  chan struct{}
+	ln       net.Listener
+	bytes    atomic.Int64
+	accepted chan struct{} // closed once Accept has returned
+	done     chan struct{}
 }
+
+// acceptWait bounds how long Wait waits for the connection to be accepted
+// before it closes the listener.
+const acceptWait = 10 * time.Second
 
 // NewDiscardServer listens on 127.0.0.1:0.
 func NewDiscardServer() (*DiscardServer, error) {
@@ -53,7 +58,7 @@ func NewDiscardServer() (*DiscardServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DiscardServer{ln: ln, done: make(chan struct{})}
+	s := &DiscardServer{ln: ln, accepted: make(chan struct{}), done: make(chan struct{})}
 	go s.serve()
 	return s, nil
 }
@@ -61,6 +66,7 @@ func NewDiscardServer() (*DiscardServer, error) {
 func (s *DiscardServer) serve() {
 	defer close(s.done)
 	conn, err := s.ln.Accept()
+	close(s.accepted)
 	if err != nil {
 		return
 	}
@@ -78,12 +84,28 @@ func (s *DiscardServer) serve() {
 // Addr is the listener's address.
 func (s *DiscardServer) Addr() string { return s.ln.Addr().String() }
 
-// Wait closes the listener and waits until the connection has ended (the
-// writer closed it and every byte was read), returning the bytes read.
+// Wait waits until the connection has ended (the writer closed it and
+// every byte was read), returning the bytes read. A writer can dial, write
+// everything the socket buffers hold and close before the server's
+// goroutine has accepted (the connection waits in the listen backlog), so
+// Wait first waits for the accept (at most acceptWait), and only then
+// closes the listener: closing it first would drop the queued connection
+// with its bytes unread.
 func (s *DiscardServer) Wait() int64 {
+	select {
+	case <-s.accepted:
+	case <-time.After(acceptWait):
+	}
 	s.ln.Close()
 	<-s.done
 	return s.bytes.Load()
+}
+
+// Close closes the listener at once and waits for the server to end: for a
+// writer whose dial failed.
+func (s *DiscardServer) Close() {
+	s.ln.Close()
+	<-s.done
 }
 
 // Ceiling writes frames pre-encoded publish frames of payloadSize bytes
@@ -105,7 +127,7 @@ func Ceiling(topic string, payloadSize, frames int) (time.Duration, error) {
 	}
 	conn, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
-		srv.Wait()
+		srv.Close()
 		return 0, err
 	}
 	start := time.Now()

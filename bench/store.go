@@ -247,7 +247,7 @@ func CeilingBytes(frames []byte, total int64) (time.Duration, error) {
 	}
 	conn, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
-		srv.Wait()
+		srv.Close()
 		return 0, err
 	}
 	start := time.Now()

@@ -696,6 +696,7 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 	c.beginSeq = c.seqBase + n
 	c.counters.recovered.Store(n)
 	raiseTo(&c.counters.persisted, L)
+	raiseTo(&c.counters.serverHas, L)
 	if err := c.store.Begin(c.beginSeq, r.Claimed()); err != nil {
 		return storeErr(err)
 	}
@@ -713,8 +714,11 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 // was not written whole. Called with mu held, as the ring's consumer.
 func (c *Client) resume(s *session, L uint64) error {
 	if c.store != nil {
-		if discarded := c.counters.persisted.Load(); discarded != 0 && L < discarded {
-			gap := &PublishGapError{URI: s.uri.String(), From: L + 1, To: discarded}
+		// A gap: the server no longer has a sequence it said it had. Writes
+		// it refused (failure acks) were reported and freed, but never were
+		// the server's: a last sequence below them is no gap.
+		if has := c.counters.serverHas.Load(); has != 0 && L < has {
+			gap := &PublishGapError{URI: s.uri.String(), From: L + 1, To: has}
 			c.emit(Event{Kind: EventPublishGap, URI: gap.URI, Err: gap})
 			if c.cfg.gapPolicy == GapFail {
 				return gap
@@ -724,6 +728,7 @@ func (c *Client) resume(s *session, L uint64) error {
 			c.postAck(L - c.seqBase + 1)
 		}
 		raiseTo(&c.counters.persisted, L)
+		raiseTo(&c.counters.serverHas, L)
 		c.applyAcks(true)
 	}
 	replay := c.ring.SentUnreleased()

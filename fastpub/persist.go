@@ -22,7 +22,9 @@ import (
 // (ring.DiscardThrough). So the ring keeps a single consumer.
 
 // ErrPublishGap: at logon the server's last sequence for this client name is
-// below what the store had already discarded as persisted: the server lost
+// below one it had acknowledged as persisted (writes it refused, reported
+// to the failed-write handler, do not count), or, at the first logon, below
+// what the store had recorded as persisted: the server lost
 // messages it had acknowledged (its transaction log was lost, or another
 // publisher uses the name). The *PublishGapError names the range.
 var ErrPublishGap = errors.New("fastpub: publish gap")
@@ -125,7 +127,14 @@ func (c *Client) onPersisted(s uint64, status, reason []byte) {
 	}
 	q := s - c.seqBase
 	raiseTo(&c.counters.persisted, s)
-	if string(status) != "success" || string(reason) == "duplicate" || string(reason) == "not entitled" {
+	// A refused write frees its frame but the server does not have it: its
+	// last sequence may stay below s, so only what the server has counts
+	// for the gap check at the next logon. A duplicate it has.
+	failed := string(status) != "success" || string(reason) == "not entitled"
+	if !failed {
+		raiseTo(&c.counters.serverHas, s)
+	}
+	if failed || string(reason) == "duplicate" {
 		st, re := string(status), string(reason)
 		c.acks.mu.Lock()
 		c.acks.fails = append(c.acks.fails, failedAck{seq: q, status: st, reason: re})

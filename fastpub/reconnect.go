@@ -182,6 +182,11 @@ func (c *Client) reconnectLoop(old *session, cause error, done chan struct{}) {
 	failures := make(map[string]int) // per server, this outage
 	var last error = cause
 	for attempt := 1; ; attempt++ {
+		// Close ends the loop here too: with no delay (FixedDelay{}) it
+		// would otherwise never look, as a refused dial fails at once.
+		if isClosing(c.closing) {
+			return
+		}
 		uri := c.chooser.Next()
 		delay := p.Delay.Delay(uri, failures[uri])
 		if p.MaxOutage > 0 && time.Since(start)+delay > p.MaxOutage {

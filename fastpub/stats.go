@@ -39,6 +39,7 @@ type counters struct {
 	writes      atomic.Uint64 // the ring's consumer only
 	inline      atomic.Uint64 // the ring's consumer only
 	persisted   atomic.Uint64 // with a store: highest AMPS sequence freed as persisted
+	serverHas   atomic.Uint64 // with a store: highest sequence the server said it has (a success or duplicate ack, a logon's last sequence); a failed write's does not count
 	replayed    atomic.Uint64
 	lastReplay  atomic.Uint64
 	disconnects atomic.Uint64

@@ -9,18 +9,6 @@ import (
 	"github.com/fastpub/fastpub/fastpub"
 )
 
-// waitFor polls cond for up to d.
-func waitForT(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 type evlog struct {
 	mu  sync.Mutex
 	evs []fastpub.Event
@@ -79,10 +67,10 @@ func TestFailedLastWriteIsNoGap(t *testing.T) {
 	if err := c.PublishFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitForT(t, 2*time.Second, "failed write", func() bool { fwMu.Lock(); defer fwMu.Unlock(); return len(fws) == 1 })
+	waitUntil(t, func() bool { fwMu.Lock(); defer fwMu.Unlock(); return len(fws) == 1 })
 	t.Logf("server L=%d, failed write s=%d, Stats.PersistedSeq=%d", srv.LastSequence("rv-gap"), fws[0].Seq, c.Stats().PersistedSeq)
 	srv.DropClient("rv-gap")
-	waitForT(t, 3*time.Second, "reconnect or give up", func() bool {
+	waitUntil(t, func() bool {
 		return ev.has(fastpub.EventReconnected) || ev.has(fastpub.EventGaveUp)
 	})
 	if ev.has(fastpub.EventPublishGap) || ev.has(fastpub.EventGaveUp) {
@@ -110,7 +98,7 @@ func TestCloseDuringZeroDelayReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	waitForT(t, 2*time.Second, "reconnecting", func() bool { return ev.count(fastpub.EventReconnecting) > 3 })
+	waitUntil(t, func() bool { return ev.count(fastpub.EventReconnecting) > 3 })
 	done := make(chan error, 1)
 	go func() { done <- c.Close() }()
 	select {

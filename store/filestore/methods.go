@@ -404,6 +404,8 @@ func (s *Store) maintain(now time.Time) time.Duration {
 	if s.st.Load() == stOpen {
 		low = max(low, min(s.plow.Load(), s.coff.Load())>>s.shift)
 	}
+	// Recovered segments go only after Begin: until then Recover may walk
+	// them again.
 	recFree := s.st.Load() != stNew && len(s.rsegs) > 0 && s.rsegs[0].maxSeq <= p
 	if recFree || low > s.lowIdx || now.Sub(s.stateAt) >= idleTick {
 		if err := s.writeState(s.opt.Durability != DurabilityNone && (recFree || low > s.lowIdx)); err != nil {

@@ -701,7 +701,7 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 		return storeErr(err)
 	}
 	if L > 0 {
-		if err := c.store.Persisted(L, 0); err != nil {
+		if err := c.store.Persisted(L, 0, L); err != nil {
 			c.reportError(err)
 		}
 	}

@@ -183,12 +183,15 @@ func (c *Client) applyAcks(locked bool) {
 	}
 	// The first unpersisted frame starts at Released(); the store needs
 	// that position only for frames of this process (see store.Begin).
+	// What is freed may end in control frames, whose sequence numbers the
+	// server never sees: what it holds (for the next process's gap check)
+	// is only what it said it has.
 	next := c.seqBase + c.ring.ReleasedSeq()
 	pos := uint64(0)
 	if next >= c.beginSeq {
 		pos = c.ring.Released()
 	}
-	if err := c.store.Persisted(next-1, pos); err != nil {
+	if err := c.store.Persisted(next-1, pos, min(c.counters.serverHas.Load(), next-1)); err != nil {
 		c.reportError(err)
 	}
 }

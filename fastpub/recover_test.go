@@ -72,14 +72,14 @@ func (k *keepStore) Append(seq, _ uint64, b []byte) {
 
 func (k *keepStore) Committed(uint64, uint64) {}
 
-func (k *keepStore) Persisted(seq, _ uint64) error {
+func (k *keepStore) Persisted(seq, _, acked uint64) error {
 	k.mu.Lock()
 	for s := range k.frames {
 		if s <= seq {
 			delete(k.frames, s)
 		}
 	}
-	k.persisted = max(k.persisted, seq)
+	k.persisted = max(k.persisted, acked)
 	k.mu.Unlock()
 	return nil
 }

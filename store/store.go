@@ -23,8 +23,9 @@
 //     make system calls (except as a durability mode documents);
 //   - Committed, on the ring's consumer (the writer goroutine), after each
 //     batch it takes: every frame before a point has been appended;
-//   - Persisted, on the ring's consumer, when the server has persisted
-//     every sequence up to a value: the store may free them;
+//   - Persisted, on the ring's consumer, when every frame up to a
+//     sequence number may be freed, with the highest sequence number the
+//     server has said it holds;
 //   - Close, once, from Client.Close.
 package store
 
@@ -112,13 +113,24 @@ type Store interface {
 	// Called by the client's writer goroutine after each batch; it must be
 	// cheap (a few atomic stores).
 	Committed(seq, pos uint64)
-	// Persisted reports that the server has persisted every sequence
-	// number up to and including seq: those frames may be freed. pos is
-	// the stream position where frame seq+1 starts, when that frame was
-	// appended in this process (seq+1 >= Begin's seq); otherwise it is 0.
-	// A non-nil error (a durable store that cannot record it) is reported
-	// to the client's error handler; the frames are then kept.
-	Persisted(seq, pos uint64) error
+	// Persisted reports that every frame up to and including seq may be
+	// freed: the server persisted it or reported its write failed, or it
+	// is a control frame the server needs no more. pos is the stream
+	// position where frame seq+1 starts, when that frame was appended in
+	// this process (seq+1 >= Begin's seq); otherwise it is 0.
+	//
+	// acked (at most seq) is the highest sequence number the server has
+	// said it holds: a success or duplicate persisted ack, or the last
+	// sequence of a logon. It is what a durable store returns as
+	// Recovery.Persisted. The two differ because control frames (flushes,
+	// heartbeat beats) take sequence numbers in the stream that never go
+	// on the wire, and a refused write is freed but not held: a restart
+	// must not take the server's last sequence below seq for a gap.
+	//
+	// Both only grow from call to call. A non-nil error (a durable store
+	// that cannot record them) is reported to the client's error handler;
+	// the frames are then kept.
+	Persisted(seq, pos, acked uint64) error
 	// Close releases the store's resources. Frames not yet persisted stay
 	// for the next process in a durable store, and are lost in a Memory
 	// store.
@@ -131,9 +143,11 @@ type Recovery struct {
 	// Last is the highest sequence number the earlier process stored, 0 if
 	// none: the client's sequence continues above it.
 	Last uint64
-	// Persisted is the highest sequence number the earlier process knew to
-	// be persisted by the server, 0 if none: a server whose last sequence
-	// is below it has lost messages (a publish gap).
+	// Persisted is the highest sequence number the earlier process knew
+	// the server to hold (the acked of its last Persisted), 0 if none: a
+	// server whose last sequence is below it has lost messages (a publish
+	// gap). Recover returns no frame at or below the seq of that last
+	// Persisted, which may be above this value.
 	Persisted uint64
 	// Lost lists the sequence ranges the store had promised and could not
 	// recover (corrupt records), in order. They are not passed to fn.
@@ -211,7 +225,7 @@ func (m *Memory) Append(uint64, uint64, []byte) {}
 func (m *Memory) Committed(uint64, uint64) {}
 
 // Persisted does nothing: the client frees the ring's copy.
-func (m *Memory) Persisted(uint64, uint64) error { return nil }
+func (m *Memory) Persisted(uint64, uint64, uint64) error { return nil }
 
 // Close does nothing.
 func (m *Memory) Close() error { return nil }

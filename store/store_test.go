@@ -28,7 +28,7 @@ func TestNewMemoryDefaultsAndLimits(t *testing.T) {
 	if rec.Last != 0 || rec.Persisted != 0 || rec.Lost != nil || err != nil {
 		t.Fatalf("Recover = %+v, %v", rec, err)
 	}
-	if m.Begin(1, 0) != nil || m.Persisted(5, 0) != nil || m.Close() != nil {
+	if m.Begin(1, 0) != nil || m.Persisted(5, 0, 5) != nil || m.Close() != nil {
 		t.Fatal("memory store errors")
 	}
 }

@@ -38,7 +38,7 @@ func BenchmarkAppend128(b *testing.B) {
 				if seq%4096 == 0 {
 					s.Committed(seq, pos)
 					// The server persisted what was committed a batch ago.
-					s.Persisted(seq-4097, pos-4096*uint64(len(fr)))
+					s.Persisted(seq-4097, pos-4096*uint64(len(fr)), seq-4097)
 				}
 			}
 			b.StopTimer()

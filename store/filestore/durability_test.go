@@ -145,7 +145,7 @@ func TestRotationAllocatesNothing(t *testing.T) {
 					pos += uint64(len(fr))
 					if seq%256 == 0 {
 						s.Committed(seq, pos)
-						s.Persisted(seq-1, pos)
+						s.Persisted(seq-1, pos, seq-1)
 					}
 				}
 				// Let the store's goroutine catch up.

@@ -31,7 +31,7 @@ func Example() {
 		pos += uint64(len(frame))
 	}
 	s.Committed(104, pos)
-	s.Persisted(102, 9+9) // the server persisted 101 and 102; 103 starts at 18
+	s.Persisted(102, 9+9, 102) // the server persisted 101 and 102; 103 starts at 18
 	s.Close()
 
 	s, err = filestore.Open(path, "pub-1", filestore.Options{})

@@ -11,20 +11,22 @@ const (
 	// Version is the format version this package writes and reads.
 	Version = 1
 
-	metaMagic  = 0x54535046 // "FPST"
-	segMagic   = 0x47535046 // "FPSG"
-	stateMagic = 0x41545346 // "FSTA"
-	recMagic   = 0xB1C7E5A3 // bytes A3 E5 C7 B1: rare in text, never zero
-	byteOrder  = 0x01020304 // written little-endian: 04 03 02 01
+	metaMagic    = 0x54535046 // "FPST"
+	segMagic     = 0x47535046 // "FPSG"
+	stateMagic   = 0x32545346 // "FST2": a slot with acked (stateUsed bytes)
+	stateMagicV1 = 0x41545346 // "FSTA": an older slot without it (stateUsedV1 bytes), read only
+	recMagic     = 0xB1C7E5A3 // bytes A3 E5 C7 B1: rare in text, never zero
+	byteOrder    = 0x01020304 // written little-endian: 04 03 02 01
 
-	recHdr     = 20   // magic u32, crc u32, seq u64, len u32
-	segHdr     = 4096 // a segment file's header; the data follows
-	segHdrUsed = 28
-	metaFixed  = 28 // the meta file's fixed part before the name
-	maxName    = 1024
-	stateSlot  = 512 // slot i is at i*stateSlot
-	stateUsed  = 32
-	stateSize  = 2 * stateSlot
+	recHdr      = 20   // magic u32, crc u32, seq u64, len u32
+	segHdr      = 4096 // a segment file's header; the data follows
+	segHdrUsed  = 28
+	metaFixed   = 28 // the meta file's fixed part before the name
+	maxName     = 1024
+	stateSlot   = 512 // slot i is at i*stateSlot
+	stateUsed   = 40
+	stateUsedV1 = 32
+	stateSize   = 2 * stateSlot
 
 	// maxRecord bounds a record's len field at recovery (a frame of the
 	// largest message fastpub allows, 1 GiB, and its prefix).
@@ -164,8 +166,9 @@ func segHdrOK(b []byte, idx, segBytes uint64) bool {
 // persistState is one slot of the state file.
 type persistState struct {
 	gen       uint64 // slot generation: the valid slot with the highest wins
-	persisted uint64 // the highest seq known persisted by the server
+	persisted uint64 // the highest seq the client let the store free (Persisted's seq)
 	last      uint64 // the highest seq the store knows was used
+	acked     uint64 // the highest seq the server said it holds (Persisted's acked)
 }
 
 func encodeState(b []byte, s persistState) {
@@ -173,14 +176,33 @@ func encodeState(b []byte, s persistState) {
 	le.PutUint64(b[4:], s.gen)
 	le.PutUint64(b[12:], s.persisted)
 	le.PutUint64(b[20:], s.last)
-	le.PutUint32(b[28:], crc32.Checksum(b[:28], castagoli))
+	le.PutUint64(b[28:], s.acked)
+	le.PutUint32(b[36:], crc32.Checksum(b[:36], castagoli))
 }
 
+// decodeState decodes a slot. A slot of the first layout (magic "FSTA", no
+// acked) reads with acked = persisted: what that layout's Recovery.Persisted
+// was.
 func decodeState(b []byte) (persistState, bool) {
-	if len(b) < stateUsed || le.Uint32(b[0:]) != stateMagic || crc32.Checksum(b[:28], castagoli) != le.Uint32(b[28:]) {
+	if len(b) < stateUsedV1 {
 		return persistState{}, false
 	}
-	return persistState{gen: le.Uint64(b[4:]), persisted: le.Uint64(b[12:]), last: le.Uint64(b[20:])}, true
+	s := persistState{gen: le.Uint64(b[4:]), persisted: le.Uint64(b[12:]), last: le.Uint64(b[20:])}
+	switch le.Uint32(b[0:]) {
+	case stateMagicV1:
+		if crc32.Checksum(b[:28], castagoli) != le.Uint32(b[28:]) {
+			return persistState{}, false
+		}
+		s.acked = s.persisted
+	case stateMagic:
+		if len(b) < stateUsed || crc32.Checksum(b[:36], castagoli) != le.Uint32(b[36:]) {
+			return persistState{}, false
+		}
+		s.acked = le.Uint64(b[28:])
+	default:
+		return persistState{}, false
+	}
+	return s, true
 }
 
 // bestState picks the valid slot with the highest generation of a state
@@ -188,7 +210,7 @@ func decodeState(b []byte) (persistState, bool) {
 func bestState(b []byte) (persistState, bool) {
 	var best persistState
 	found := false
-	for i := 0; i < 2 && len(b) >= i*stateSlot+stateUsed; i++ {
+	for i := 0; i < 2 && len(b) >= i*stateSlot+stateUsedV1; i++ {
 		if s, ok := decodeState(b[i*stateSlot:]); ok && (!found || s.gen > best.gen) {
 			best, found = s, true
 		}

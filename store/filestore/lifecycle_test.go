@@ -22,7 +22,7 @@ func TestPersistedDeletesSegments(t *testing.T) {
 	var seq uint64
 	for seq = 1; st.recOff(0, seq+1) < 3*MinSegmentBytes; seq++ {
 	}
-	if err := s.Persisted(seq, st.posOf(seq+1)); err != nil {
+	if err := s.Persisted(seq, st.posOf(seq+1), seq); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "segments 0-2 deleted", func() bool {
@@ -35,7 +35,7 @@ func TestPersistedDeletesSegments(t *testing.T) {
 		}
 	}
 	// Everything persisted: only the window ahead stays.
-	if err := s.Persisted(st.next-1, st.pos); err != nil {
+	if err := s.Persisted(st.next-1, st.pos, st.next-1); err != nil {
 		t.Fatal(err)
 	}
 	low := st.recOff(0, st.next) / MinSegmentBytes
@@ -61,14 +61,14 @@ func TestRecoveredSegmentsDeletedBySeq(t *testing.T) {
 	var seq uint64
 	for seq = 1; st.recOff(0, seq) < 2*MinSegmentBytes+100; seq++ {
 	}
-	if err := s.Persisted(seq, 0); err != nil {
+	if err := s.Persisted(seq, 0, seq); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "recovered segments 0-1 deleted", func() bool {
 		fs := segFiles(t, dir)
 		return len(fs) > 0 && fs[0] == segFile(2)
 	})
-	if err := s.Persisted(3000, 0); err != nil {
+	if err := s.Persisted(3000, 0, 3000); err != nil {
 		t.Fatal(err)
 	}
 	first := st.recOff(0, 3001)/MinSegmentBytes + 1 // this process's first segment
@@ -84,7 +84,7 @@ func TestStateSurvivesWithoutSegments(t *testing.T) {
 	recoverAll(t, s)
 	st := newStream(s, 5000, 0)
 	st.run(1, 2000)
-	if err := s.Persisted(6999, st.pos); err != nil {
+	if err := s.Persisted(6999, st.pos, 6999); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -108,7 +108,7 @@ func TestPartlyPersistedRecovery(t *testing.T) {
 	recoverAll(t, s)
 	st := newStream(s, 1, 0)
 	st.run(3, 1000)
-	if err := s.Persisted(600, st.posOf(601)); err != nil {
+	if err := s.Persisted(600, st.posOf(601), 600); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -135,7 +135,7 @@ func TestMethodsAfterClose(t *testing.T) {
 	}
 	s.Append(11, st.pos, []byte("x"))
 	s.Committed(12, st.pos+1)
-	for _, err := range []error{s.Persisted(10, st.pos), s.Sync(), s.Begin(20, 0)} {
+	for _, err := range []error{s.Persisted(10, st.pos, 10), s.Sync(), s.Begin(20, 0)} {
 		if !errorsIs(err, ErrClosed) {
 			t.Fatalf("after Close: %v, want ErrClosed", err)
 		}

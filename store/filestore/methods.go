@@ -198,16 +198,21 @@ func (s *Store) advanceDurable(v uint64) {
 	}
 }
 
-// Persisted records that the server persisted every sequence number up to
-// seq (pos: where frame seq+1 starts, or 0 for a frame of an earlier
-// process). The store's goroutine deletes the segments that hold nothing
-// else and writes the persisted state; Persisted itself only stores two
-// numbers, and wakes that goroutine when a segment is freed. It returns
+// Persisted records that every frame up to seq may be freed (pos: where
+// frame seq+1 starts, or 0 for a frame of an earlier process) and that the
+// server holds every sequence number up to acked, which the next Open's
+// Recovery.Persisted returns. The store's goroutine deletes the segments
+// that hold nothing else and writes the persisted state; Persisted itself
+// only stores three numbers, and wakes that goroutine when a segment is
+// freed. It returns
 // ErrClosed after Close, nil otherwise: the goroutine's failures go to
 // Options.OnError and are retried.
-func (s *Store) Persisted(seq, pos uint64) error {
+func (s *Store) Persisted(seq, pos, acked uint64) error {
 	if s.st.Load() == stClosed {
 		return newErr("persisted", s.dir, ErrClosed, nil)
+	}
+	if acked > s.aseq.Load() {
+		s.aseq.Store(acked) // one caller: the client's ring consumer
 	}
 	wake := false
 	if seq > s.pseq.Load() {
@@ -302,11 +307,11 @@ func (s *Store) writeState(sync bool) error {
 	if c := s.cseq.Load(); s.seq0 != 0 && c > s.seq0 {
 		last = max(last, c-1)
 	}
-	p := s.pseq.Load()
-	if p == s.state.persisted && last == s.state.last {
+	p, a := s.pseq.Load(), s.aseq.Load()
+	if p == s.state.persisted && last == s.state.last && a == s.state.acked {
 		return nil
 	}
-	next := persistState{gen: s.state.gen + 1, persisted: max(p, s.state.persisted), last: max(last, s.state.last)}
+	next := persistState{gen: s.state.gen + 1, persisted: max(p, s.state.persisted), last: max(last, s.state.last), acked: max(a, s.state.acked)}
 	b := s.stateBuf[:]
 	encodeState(b, next)
 	if _, err := s.stateF.WriteAt(b, int64(s.slot*stateSlot)); err != nil {
@@ -562,7 +567,8 @@ type Stats struct {
 	SegmentBytes    int    // data bytes of one segment
 	AppendedThrough uint64 // every sequence number up to it is appended (from Committed)
 	DurableThrough  uint64 // every sequence number up to it is on disk
-	Persisted       uint64 // the highest sequence number known persisted
+	Persisted       uint64 // the highest sequence number the client let the store free
+	Acked           uint64 // the highest sequence number the server said it holds (Recovery.Persisted)
 	Syncs           uint64 // flushes made (group commits, every-publish msyncs, Sync)
 	AppendWaits     uint64 // Appends that found their segment not ready and waited
 	Errors          uint64 // background errors (see Options.OnError)
@@ -578,6 +584,7 @@ func (s *Store) Stats() Stats {
 		SegmentBytes:   int(s.size),
 		DurableThrough: s.durable.Load(),
 		Persisted:      s.pseq.Load(),
+		Acked:          s.aseq.Load(),
 		Syncs:          s.syncs.Load(),
 		AppendWaits:    s.waits.Load(),
 		Errors:         s.bgErrs.Load(),

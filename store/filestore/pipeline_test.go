@@ -69,7 +69,7 @@ func TestPipeline(t *testing.T) {
 						s.Committed(seq0+c, end)
 						// The server persisted all but the last 50 committed.
 						if p := c - min(c, 50); p > persisted.Load() {
-							s.Persisted(seq0+p-1, poss[p].Load())
+							s.Persisted(seq0+p-1, poss[p].Load(), seq0+p-1)
 							persisted.Store(p)
 						}
 					}

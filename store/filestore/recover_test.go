@@ -153,7 +153,7 @@ func TestAllPersistedBeforeDeletion(t *testing.T) {
 	// lost, and the segments go at Open.
 	dir := t.TempDir()
 	writeStore(t, dir, 1, 2000, nil)
-	writeBothStateSlots(t, dir, persistState{gen: 99, persisted: 2000, last: 2000})
+	writeBothStateSlots(t, dir, persistState{gen: 99, persisted: 2000, last: 2000, acked: 2000})
 	s := mustOpen(t, dir, small())
 	defer s.Close()
 	rec, g := recoverAll(t, s)

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"errors"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,7 @@ func stateSlots(t *testing.T, dir string) (s [2]persistState, ok [2]bool, size i
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if len(b) >= i*stateSlot+stateUsed {
+		if len(b) >= i*stateSlot+stateUsedV1 {
 			s[i], ok[i] = decodeState(b[i*stateSlot:])
 		}
 	}
@@ -27,7 +28,7 @@ func stateSlots(t *testing.T, dir string) (s [2]persistState, ok [2]bool, size i
 
 // After a reopen the next state write goes to the slot that does not hold
 // the newest state, so that a torn write leaves the newest intact. (The
-// state file is 32 or 544 bytes long, never stateSize: Open used to test
+// state file is 40 or 552 bytes long, never stateSize: Open used to test
 // for stateSize and so always wrote slot 0 first, over the newest state
 // whenever that was slot 0.)
 func TestReopenWritesTheOlderStateSlot(t *testing.T) {
@@ -35,7 +36,7 @@ func TestReopenWritesTheOlderStateSlot(t *testing.T) {
 	for round := uint64(1); round <= 4; round++ {
 		s := mustOpen(t, dir, small())
 		recoverAll(t, s)
-		if err := s.Persisted(round*10, 0); err != nil { // a new persisted value: the state changes
+		if err := s.Persisted(round*10, 0, round*10); err != nil { // a new persisted value: the state changes
 			t.Fatal(err)
 		}
 		if err := s.Sync(); err != nil {
@@ -49,7 +50,7 @@ func TestReopenWritesTheOlderStateSlot(t *testing.T) {
 		s.Close()
 		s = mustOpen(t, dir, small())
 		recoverAll(t, s)
-		s.Persisted(round*10+5, 0)
+		s.Persisted(round*10+5, 0, round*10+5)
 		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestRecoverAgainAfterPersisted(t *testing.T) {
 	s := mustOpen(t, dir, small())
 	defer s.Close()
 	recoverAll(t, s)
-	if err := s.Persisted(2000, 0); err != nil {
+	if err := s.Persisted(2000, 0, 2000); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the goroutine frees recovered segment 0 (Persisted woke it)
@@ -251,7 +252,7 @@ func TestReopenRestoresPersisted(t *testing.T) {
 	writeStore(t, dir, 1, 100, nil)
 	s := mustOpen(t, dir, small())
 	recoverAll(t, s)
-	s.Persisted(50, 0)
+	s.Persisted(50, 0, 50)
 	s.Sync()
 	s.Close()
 	s = mustOpen(t, dir, small())
@@ -269,5 +270,73 @@ func TestReopenRestoresPersisted(t *testing.T) {
 	}
 	if p := s.Stats().Persisted; p != 50 {
 		t.Errorf("Stats().Persisted = %d after reopen, the store knows 50", p)
+	}
+}
+
+// What the server holds (Persisted's acked) is kept apart from what may be
+// freed: the next Open returns the acked as Recovery.Persisted, and still
+// returns no record at or below the freed one. A client frees control
+// frames (a flush at Close) above the last sequence the server has; taking
+// the freed value for the server's (as the first layout did) made every
+// restart after a clean Close a publish gap.
+func TestAckedSurvivesReopenApartFromFreed(t *testing.T) {
+	dir := t.TempDir()
+	writeStore(t, dir, 1, 100, nil)
+	s := mustOpen(t, dir, small())
+	recoverAll(t, s)
+	if err := s.Persisted(60, 0, 58); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Persisted != 60 || st.Acked != 58 {
+		t.Fatalf("Stats Persisted %d Acked %d, want 60 and 58", st.Persisted, st.Acked)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, small())
+	defer s.Close()
+	rec, g := recoverAll(t, s)
+	if rec.Persisted != 58 || rec.Last != 100 {
+		t.Fatalf("Recovery %+v, want Persisted 58 and Last 100", rec)
+	}
+	checkFrames(t, g, 61, 100, nil)
+}
+
+// A state file of the first layout (magic "FSTA", 32 bytes a slot, no
+// acked) still opens: its persisted value serves as both, as it did.
+func TestStateFirstLayoutReads(t *testing.T) {
+	dir := t.TempDir()
+	writeStore(t, dir, 1, 100, nil)
+	var b [stateSlot + stateUsedV1]byte
+	for i, st := range []persistState{{gen: 4, persisted: 30, last: 100}, {gen: 5, persisted: 40, last: 100}} {
+		v := b[i*stateSlot:]
+		le.PutUint32(v[0:], stateMagicV1)
+		le.PutUint64(v[4:], st.gen)
+		le.PutUint64(v[12:], st.persisted)
+		le.PutUint64(v[20:], st.last)
+		le.PutUint32(v[28:], crc32.Checksum(v[:28], castagoli))
+	}
+	if err := os.WriteFile(filepath.Join(dir, stateName), b[:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, dir, small())
+	rec, g := recoverAll(t, s)
+	if rec.Persisted != 40 || rec.Last != 100 {
+		t.Fatalf("Recovery %+v, want Persisted 40 and Last 100", rec)
+	}
+	checkFrames(t, g, 41, 100, nil)
+	// The next write is of the new layout, into slot 0 (slot 1 is newest).
+	if err := s.Begin(101, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Persisted(50, 0, 45); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sl, ok, _ := stateSlots(t, dir)
+	if !ok[0] || sl[0].gen != 6 || sl[0].persisted != 50 || sl[0].acked != 45 || !ok[1] || sl[1].acked != 40 {
+		t.Fatalf("slots after a write %+v %v", sl, ok)
 	}
 }

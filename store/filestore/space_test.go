@@ -68,7 +68,7 @@ func TestFullDiskTmpfs(t *testing.T) {
 	st := newStream(s, 1, 0)
 	for range 10 {
 		st.run(2, 300)
-		s.Persisted(st.next-101, st.posOf(st.next-100))
+		s.Persisted(st.next-101, st.posOf(st.next-100), st.next-101)
 	}
 	waitFor(t, "recycling", func() bool {
 		fs := segFiles(t, dir)

@@ -81,6 +81,7 @@ type Store struct {
 	kickOff    atomic.Uint64
 	armed      atomic.Bool
 	pseq, plow atomic.Uint64
+	aseq       atomic.Uint64 // Persisted's acked
 	need       atomic.Uint64 // 1 + the highest segment a producer waits for
 	entered    atomic.Uint64 // the highest segment a producer has entered
 	nextRecMax atomic.Uint64 // maxSeq of the first recovered segment, 0 if none
@@ -255,9 +256,10 @@ func Open(dir, name string, o Options) (*Store, error) {
 	st, _ := bestState(sb[:n])
 	s.state = st
 	s.pseq.Store(st.persisted)
+	s.aseq.Store(st.acked)
 	// The next write goes to the slot that does not hold the newest state,
 	// so that a torn write leaves it intact. The file is as long as the
-	// slots written so far (32 or 544 bytes), never stateSize: decodeState
+	// slots written so far (40 or 552 bytes; 32 or 544 in the first layout), never stateSize: decodeState
 	// checks the length it is given.
 	s.slot = 0
 	if s0, ok := decodeState(sb[:n]); ok && s0.gen == st.gen {
@@ -365,7 +367,7 @@ func (s *Store) recoverSegments(idxs []uint64, st persistState) error {
 	s.files.Store(int64(len(all)))
 	sc.scan()
 	s.tornBytes = sc.torn
-	s.rec = store.Recovery{Last: max(st.last, st.persisted, sc.maxSeq), Persisted: st.persisted, Lost: sc.lost}
+	s.rec = store.Recovery{Last: max(st.last, st.persisted, sc.maxSeq), Persisted: st.acked, Lost: sc.lost}
 
 	// What to keep: every segment up to the one holding the end of the
 	// last valid record. This process starts in the next one.

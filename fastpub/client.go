@@ -693,6 +693,9 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 		c.seqBase = next + 1
 	}
 	n := r.ClaimedSeq()
+	// The fillers are beats: once sent at the head of the ring, the writer
+	// frees them (freeSentBeats looks at each frame's bytes).
+	c.acks.beats.Store(n)
 	c.beginSeq = c.seqBase + n
 	c.counters.recovered.Store(n)
 	raiseTo(&c.counters.persisted, L)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fastpub/fastpub/frame"
 )
 
 // With a store, every publish carries "a":"persisted" and "s", its sequence
@@ -85,6 +87,7 @@ const (
 // consumer.
 type ackState struct {
 	to      atomic.Uint64 // 1 + the highest ring Seq acknowledged (0: none)
+	beats   atomic.Uint64 // 1 + the highest ring Seq of a beat (0: none); see freeSentBeats
 	applied uint64        // consumer only: what DiscardThrough has freed up to
 	nfail   atomic.Int32  // failures queued
 	flushes atomic.Int32  // PublishFlush calls waiting on a stored flush frame
@@ -178,9 +181,47 @@ func (c *Client) applyAcks(locked bool) {
 	}
 	c.ring.DiscardThrough(to - 1)
 	c.acks.applied = to
+	c.freeSentBeats()
 	if c.acks.flushes.Load() > 0 {
 		c.answerFreedFlushes(locked)
 	}
+	c.storePersisted()
+}
+
+// beatFrame is a heartbeat beat's frame, as the reader enqueues it and as
+// recovery fills sequence numbers with.
+var beatFrame = frame.AppendHeartbeatBeat(nil)
+
+// freeSentBeats frees the heartbeat beats at the head of a store's ring
+// once they are sent whole, and reports whether it freed any. A beat needs
+// no persisting, and no ack frees it (persisted acks come for publishes
+// and flushes): kept until a later publish was persisted, an idle client's
+// beats filled the store's Messages limit, and Publish then blocked. A beat
+// behind an unpersisted frame goes with that frame's ack. Ring consumer
+// only; no allocation.
+func (c *Client) freeSentBeats() bool {
+	freed := false
+	for {
+		q := c.ring.ReleasedSeq()
+		if q >= c.acks.beats.Load() {
+			return freed
+		}
+		size, sent, ok := c.ring.Head()
+		if !ok || !sent || size != len(beatFrame) {
+			return freed
+		}
+		var buf [32]byte
+		if b, ok := c.ring.AppendFrame(buf[:0], q); !ok || string(b) != string(beatFrame) {
+			return freed
+		}
+		c.ring.DiscardThrough(q)
+		freed = true
+	}
+}
+
+// storePersisted tells the store what the ring has freed. Ring consumer
+// only.
+func (c *Client) storePersisted() {
 	// The first unpersisted frame starts at Released(); the store needs
 	// that position only for frames of this process (see store.Begin).
 	// What is freed may end in control frames, whose sequence numbers the

@@ -281,15 +281,18 @@ func (c *Client) claim(ctx context.Context, op string, block bool, cl *ring.Clai
 	return nil
 }
 
-// enqueue puts a pre-encoded control frame (flush, heartbeat) on the ring.
-func (c *Client) enqueue(ctx context.Context, op string, msg []byte, block bool) error {
+// enqueueBeat puts a heartbeat beat on the ring if there is room; it never
+// blocks. With a store, the beat is marked for freeSentBeats before it is
+// committed, so the writer that sends it can free it.
+func (c *Client) enqueueBeat() error {
 	var cl ring.Claim
-	if err := c.claim(ctx, op, block, &cl, len(msg)); err != nil {
+	if err := c.claim(context.Background(), "heartbeat", false, &cl, len(beatFrame)); err != nil {
 		return err
 	}
-	copy(cl.Buf, msg)
+	copy(cl.Buf, beatFrame)
 	if c.store != nil {
 		c.store.Append(c.seqBase+cl.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
+		raiseTo(&c.acks.beats, cl.Seq+1)
 	}
 	c.commit(&cl)
 	return nil

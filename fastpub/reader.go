@@ -2,7 +2,6 @@ package fastpub
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"time"
 
@@ -62,8 +61,7 @@ func (c *Client) readLoop(s *session) {
 			// busy and the server sees traffic.
 			if now := time.Now(); interval == 0 || now.Sub(lastBeat) >= interval {
 				lastBeat = now
-				var buf [32]byte
-				if c.enqueue(context.Background(), "heartbeat", frame.AppendHeartbeatBeat(buf[:0]), false) == nil {
+				if c.enqueueBeat() == nil {
 					c.counters.beats.Add(1)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fastpub/fastpub/ampstest"
 	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/frame"
 	"github.com/fastpub/fastpub/store"
 	"github.com/fastpub/fastpub/store/filestore"
 )
@@ -82,5 +83,61 @@ func fileStoreOpener(t *testing.T) func() store.Store {
 			t.Fatal(err)
 		}
 		return fs
+	}
+}
+
+// An idle publisher with a store answers the server's heartbeats with beats
+// for as long as it runs. A beat needs no persisting, and no ack frees it:
+// persisted acks come for publishes only. Kept until a later publish was
+// persisted, an idle client's beats filled the store's Messages limit and
+// then Publish blocked (found by a review). Sent beats at the head of the
+// ring are freed at once.
+func TestIdleBeatsDoNotFillTheStore(t *testing.T) {
+	const heartbeats = 1000 // 4 × the store's 256 messages
+	answered, published := make(chan int, 1), make(chan struct{})
+	uri := startScripted(t, func(s *scripted) {
+		if _, _, err := s.next(); err != nil {
+			return
+		}
+		s.send(logonAckOK + `,"s":"41"}`)
+		n := 0
+		for i := 0; i < heartbeats; i++ {
+			s.send(`{"c":"heartbeat"}`)
+			// The client answers each one (no heartbeat interval of its
+			// own); wait for the beat so that the next one is not merged.
+			s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			cmd, _, err := s.next()
+			if err != nil {
+				break
+			}
+			if cmd == frame.CmdHeartbeat {
+				n++
+			}
+		}
+		answered <- n
+		// Then one publish (a beat may still come first).
+		s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			cmd, _, err := s.next()
+			if err != nil || cmd == frame.CmdPublish {
+				close(published)
+				return
+			}
+		}
+	})
+	ms, err := store.NewMemory(store.Limits{Bytes: store.MinBytes, Messages: store.MinMessages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, uri, "idle", fastpub.WithStore(ms))
+	if n := <-answered; n != heartbeats {
+		t.Fatalf("the client answered %d of %d server heartbeats", n, heartbeats)
+	}
+	if err := c.TryPublish("t", []byte("x")); err != nil {
+		t.Fatalf("TryPublish after %d beats with a store of %d messages: %v", heartbeats, store.MinMessages, err)
+	}
+	<-published
+	if st := c.Stats(); st.Beats != heartbeats || st.Unpersisted > 2 {
+		t.Fatalf("Stats() Beats %d, Unpersisted %d; want %d beats and at most the publish and a last beat unpersisted", st.Beats, st.Unpersisted, heartbeats)
 	}
 }

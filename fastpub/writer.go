@@ -121,6 +121,16 @@ func (c *Client) writeLoop(s *session) {
 			c.fail(s, "write", err)
 			return
 		}
+		c.freeBeats()
+	}
+}
+
+// freeBeats frees sent heartbeat beats at the head of a store's ring (see
+// freeSentBeats) after a write, by whichever goroutine holds the consumer
+// role: one atomic load when there is none.
+func (c *Client) freeBeats() {
+	if c.store != nil && c.acks.beats.Load() > c.ring.ReleasedSeq() && c.freeSentBeats() {
+		c.storePersisted()
 	}
 }
 
@@ -273,6 +283,7 @@ func (c *Client) writeInline() {
 	}
 	w.wrote(c, w.n)
 	c.counters.inline.Store(c.counters.inline.Load() + 1)
+	c.freeBeats()
 	if w.n < n {
 		c.ring.HandOff()
 		return

@@ -333,6 +333,20 @@ func (r *Ring) AppendFrame(dst []byte, seq uint64) ([]byte, bool) {
 	return append(dst, r.arena[:n-(r.size-off)]...), true
 }
 
+// Head returns the size of the oldest unreleased frame (Claim.Seq
+// ReleasedSeq) and whether the consumer has reported it sent whole (Sent or
+// Release up to its end); ok is false when there is no such frame the
+// consumer has seen, or Release freed part of it. Consumer only: with
+// AppendFrame, it lets a Retain ring's consumer free a frame that needs no
+// acknowledgement once it is sent.
+func (r *Ring) Head() (size int, sent, ok bool) {
+	if r.relSeq >= r.nseq || r.rel != r.relBound {
+		return 0, false, false
+	}
+	end := r.done[r.slot(r.relSeq)].Load() &^ extFlag
+	return int(end - r.relBound), r.sent >= end, true
+}
+
 // releaseTo frees the stream up to nr: frames below seq are released whole
 // (the first byte of frame seq is bound), and nr may lie inside frame seq.
 func (r *Ring) releaseTo(nr, seq, bound uint64) {

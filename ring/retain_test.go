@@ -98,6 +98,9 @@ func TestRetainModel(t *testing.T) {
 						continue
 					}
 					r.Peek(iov[:0]) // let the consumer see every commit
+					if size, sent, ok := r.Head(); !ok || size != len(frames[0].data) || sent != (sentIdx > 0) {
+						t.Fatalf("seed %d step %d: Head() = %d, %v, %v; want %d, %v, true", seed, step, size, sent, ok, len(frames[0].data), sentIdx > 0)
+					}
 					f := frames[rng.IntN(len(frames))]
 					got, ok := r.AppendFrame(nil, f.seq)
 					if !ok || !bytes.Equal(got, f.data) {
@@ -109,6 +112,9 @@ func TestRetainModel(t *testing.T) {
 			r.Peek(iov[:0])
 			if len(frames) > 0 {
 				r.DiscardThrough(frames[len(frames)-1].seq)
+			}
+			if _, _, ok := r.Head(); ok {
+				t.Fatal("Head() ok on an empty ring")
 			}
 			if r.Released() != r.Claimed() || r.extUse.Load() != 0 || r.Len() != 0 {
 				t.Fatalf("end: claimed %d released %d extUse %#x len %d", r.Claimed(), r.Released(), r.extUse.Load(), r.Len())

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -690,7 +691,13 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 		if next == 0 {
 			next = uint64(time.Now().UnixMilli()) * 1_000_000
 		}
+		if next >= math.MaxUint64-MinSequenceRoom {
+			return &SequenceAheadError{URI: s.uri.String(), Last: L, Start: max(next, next+1)}
+		}
 		c.seqBase = next + 1
+	}
+	if c.seqBase > math.MaxUint64-MinSequenceRoom {
+		return &SequenceAheadError{URI: s.uri.String(), Last: L, Start: c.seqBase}
 	}
 	n := r.ClaimedSeq()
 	// The fillers are beats: once sent at the head of the ring, the writer
@@ -717,6 +724,15 @@ func (c *Client) recoverStore(r *ring.Ring, s *session, L uint64) error {
 // was not written whole. Called with mu held, as the ring's consumer.
 func (c *Client) resume(s *session, L uint64) error {
 	if c.store != nil {
+		// The server holds a sequence this client never sent whole (frames
+		// recovered from an earlier process count as sent: it may have).
+		if sent := c.seqBase + max(c.ring.SentEver(), c.beginSeq-c.seqBase); L >= sent {
+			err := &SequenceAheadError{URI: s.uri.String(), Last: L, Sent: sent - 1}
+			if sent == c.seqBase {
+				err.Sent = 0
+			}
+			return err
+		}
 		// A gap: the server no longer has a sequence it said it had. Writes
 		// it refused (failure acks) were reported and freed, but never were
 		// the server's: a last sequence below them is no gap.

@@ -42,7 +42,8 @@
 // persisted is sent again, in order, before any new message, and the server
 // drops what it already has: each message is delivered exactly once. A
 // refused message reaches the failed-write handler; a server that lost
-// acknowledged messages is a *PublishGapError. PublishFlush returns once
+// acknowledged messages is a *PublishGapError, one that holds sequences this
+// client never sent a *SequenceAheadError. PublishFlush returns once
 // everything before it is persisted. While the server is away publishes keep
 // succeeding into the store until its bound, then block.
 //

@@ -25,7 +25,7 @@ var documentedSentinels = []error{
 	ErrInvalidTopic, ErrInvalidValue, ErrProtocol, ErrStore,
 	ErrAuthentication, ErrNameInUse, ErrDuplicateLogon, ErrLogonRequired, ErrNotEntitled,
 	ErrInvalidOptions, ErrInvalidMessageType, ErrMissingFields, ErrPublish, ErrCommand,
-	ErrPublishGap, ErrOutage,
+	ErrPublishGap, ErrSequenceAhead, ErrOutage,
 }
 
 func matchesSentinel(err error) bool {
@@ -66,6 +66,8 @@ func TestEveryErrorConstructorMatchesASentinel(t *testing.T) {
 		"protocol error (inbound frame)":  protocolErr(&frame.FrameTooLargeError{Size: 1 << 30, Max: 1 << 20}),
 		"protocol error (unparsed frame)": protocolErr(io.ErrUnexpectedEOF),
 		"PublishGapError":                 &PublishGapError{URI: "tcp://h:1/amps/json", From: 5, To: 9},
+		"SequenceAheadError (reconnect)":  &SequenceAheadError{URI: "tcp://h:1/amps/json", Last: 9, Sent: 5},
+		"SequenceAheadError (first)":      &SequenceAheadError{URI: "tcp://h:1/amps/json", Last: 9, Start: 10},
 		"OutageError":                     &OutageError{Outage: time.Second, Attempts: 3},
 		"OutageError with a last error":   &OutageError{Outage: time.Second, Attempts: 3, Last: io.EOF},
 		"UndeliveredError":                &UndeliveredError{Frames: 1, Bytes: 10, Err: ErrDisconnected},

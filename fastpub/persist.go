@@ -31,6 +31,49 @@ import (
 // publisher uses the name). The *PublishGapError names the range.
 var ErrPublishGap = errors.New("fastpub: publish gap")
 
+// ErrSequenceAhead: at logon the server's last sequence for this client name
+// is one the client cannot number above. After a reconnect: it is at or above
+// a sequence this client has never sent (another publisher uses the name, or
+// the server's history is not this client's): taken as persisted, it would
+// free frames the server never received, and the server would refuse the
+// next publishes as duplicates. At the first logon (with a store): the
+// sequence would start so close to 2⁶⁴ that fewer than MinSequenceRoom
+// numbers are left. The client stops, whatever the GapPolicy, keeping what it
+// holds; the *SequenceAheadError says which.
+var ErrSequenceAhead = errors.New("fastpub: the server's last sequence is ahead of the client")
+
+// MinSequenceRoom is how many sequence numbers (2⁶²) a client with a store
+// needs below 2⁶⁴ at its first logon: 14,000 years at 10 million frames a
+// second.
+const MinSequenceRoom = 1 << 62
+
+// SequenceAheadError is a last sequence the client cannot number above (see
+// ErrSequenceAhead).
+type SequenceAheadError struct {
+	URI  string // the server, password redacted
+	Last uint64 // the server's last sequence for the client name
+	// Sent is, after a reconnect, the highest sequence number the client
+	// has sent whole (or the server had before), 0 if none; at the first
+	// logon it is 0 and Start is set.
+	Sent uint64
+	// Start is, at the first logon, the first sequence number the client
+	// would use (above Last and the store's).
+	Start uint64
+}
+
+func (e *SequenceAheadError) Error() string {
+	if e.Start != 0 {
+		return "fastpub: the server's last sequence at " + e.URI + " is " + strconv.FormatUint(e.Last, 10) +
+			": numbering from " + strconv.FormatUint(e.Start, 10) + " leaves fewer than 2^62 sequence numbers below 2^64"
+	}
+	return "fastpub: the server's last sequence at " + e.URI + " is " + strconv.FormatUint(e.Last, 10) +
+		", but this client has sent sequences only through " + strconv.FormatUint(e.Sent, 10) +
+		": another publisher uses the client name, or the server's history is not this client's"
+}
+
+// Unwrap returns ErrSequenceAhead.
+func (e *SequenceAheadError) Unwrap() error { return ErrSequenceAhead }
+
 // ErrOutage: the reconnect loop gave up after ReconnectPolicy.MaxOutage.
 var ErrOutage = errors.New("fastpub: outage longer than the maximum")
 
@@ -154,7 +197,7 @@ func (c *Client) onPersisted(s uint64, status, reason []byte) {
 // holds c.mu.
 func (c *Client) applyAcks(locked bool) {
 	to := c.acks.to.Load()
-	if to <= c.acks.applied {
+	if to <= c.acks.applied && c.acks.nfail.Load() == 0 {
 		return
 	}
 	if c.acks.nfail.Load() > 0 {
@@ -180,7 +223,10 @@ func (c *Client) applyAcks(locked bool) {
 		}
 	}
 	c.ring.DiscardThrough(to - 1)
-	c.acks.applied = to
+	// An ack beyond what is committed frees only what is (DiscardThrough
+	// clamps); the rest is freed as it comes. Were applied set beyond,
+	// the acks and failures below it would be skipped.
+	c.acks.applied = min(to, c.ring.ReleasedSeq())
 	c.freeSentBeats()
 	if c.acks.flushes.Load() > 0 {
 		c.answerFreedFlushes(locked)

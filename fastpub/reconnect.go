@@ -215,7 +215,7 @@ func (c *Client) reconnectLoop(old *session, cause error, done chan struct{}) {
 		failures[uri]++
 		c.chooser.Failed(uri, err)
 		var gap *PublishGapError
-		if errors.As(err, &gap) || (!p.RetryAll && !retryable(err)) {
+		if errors.As(err, &gap) || errors.Is(err, ErrSequenceAhead) || (!p.RetryAll && !retryable(err)) {
 			c.giveUp(redactURI(uri), err)
 			return
 		}

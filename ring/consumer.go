@@ -224,6 +224,7 @@ func (r *Ring) Release(n int) {
 		r.sent = nr
 		r.sentA.Store(nr)
 	}
+	r.sentMax = max(r.sentMax, r.sent)
 }
 
 // Sent reports that n more bytes from the send cursor (the start of what
@@ -242,6 +243,7 @@ func (r *Ring) Sent(n int) {
 	}
 	r.sent = ns
 	r.sentA.Store(ns)
+	r.sentMax = max(r.sentMax, ns)
 	if r.retain || n == 0 {
 		return
 	}
@@ -288,6 +290,20 @@ func (r *Ring) DiscardThrough(seq uint64) {
 		r.sent = end
 		r.sentA.Store(end)
 	}
+	r.sentMax = max(r.sentMax, r.sent)
+}
+
+// SentEver returns the number of frames (Claim.Seq + 1 of the last one)
+// that the consumer has reported sent whole at some time, across Rewinds:
+// frames released count, and so do those before the highest send cursor
+// reached. A frame a Rewind made to send again still counts. Consumer only;
+// it walks the unreleased frames' commit-table entries.
+func (r *Ring) SentEver() uint64 {
+	q := r.relSeq
+	for q < r.nseq && r.done[r.slot(q)].Load()&^extFlag <= r.sentMax {
+		q++
+	}
+	return q
 }
 
 // Rewind moves the send cursor back to the first unreleased byte, the start

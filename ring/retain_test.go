@@ -25,8 +25,15 @@ func TestRetainModel(t *testing.T) {
 		for _, start := range [][2]uint64{{0, 0}, {1<<36 - 5000, 1<<27 - 300}} {
 			rng := rand.New(rand.NewPCG(seed, start[0]))
 			r := newRing(t, Config{Size: MinSize, MaxInline: 512, MaxExternal: 8 << 10, MaxFrames: 256, Retain: true}, start[0], start[1])
-			var frames []modelFrame  // unreleased, in order
-			sentIdx, sentOff := 0, 0 // send cursor: frame index into frames, offset in it
+			var frames []modelFrame       // unreleased, in order
+			sentIdx, sentOff := 0, 0      // send cursor: frame index into frames, offset in it
+			ever := uint64(0)             // frames ever sent whole (the Seq after the last), across rewinds
+			seqAt := func(i int) uint64 { // the Seq of model frame i, or the next one to claim
+				if i < len(frames) {
+					return frames[i].seq
+				}
+				return r.ClaimedSeq()
+			}
 			iov := make([][]byte, 0, 16)
 			for step := 0; step < 4000; step++ {
 				switch op := rng.IntN(10); {
@@ -79,6 +86,7 @@ func TestRetainModel(t *testing.T) {
 						k -= left
 						sentIdx, sentOff = sentIdx+1, 0
 					}
+					ever = max(ever, seqAt(sentIdx))
 				case op < 8: // discard through a random sent frame (an ack)
 					if sentIdx == 0 {
 						continue
@@ -100,6 +108,9 @@ func TestRetainModel(t *testing.T) {
 					r.Peek(iov[:0]) // let the consumer see every commit
 					if size, sent, ok := r.Head(); !ok || size != len(frames[0].data) || sent != (sentIdx > 0) {
 						t.Fatalf("seed %d step %d: Head() = %d, %v, %v; want %d, %v, true", seed, step, size, sent, ok, len(frames[0].data), sentIdx > 0)
+					}
+					if got, want := r.SentEver(), max(ever, r.ReleasedSeq()); got != want {
+						t.Fatalf("seed %d step %d: SentEver() = %d, want %d", seed, step, got, want)
 					}
 					f := frames[rng.IntN(len(frames))]
 					got, ok := r.AppendFrame(nil, f.seq)

@@ -64,6 +64,8 @@ type scanner struct {
 	gbytes  int64 // how many (to the last non-zero byte of each region)
 	torn    int64 // garbage after the last valid record: the torn tail
 	maxSeq  uint64
+
+	crcBytes uint64 // bytes validAt checked (the record CRCs of candidates)
 }
 
 func (r *run) start(shift uint) uint64 { return r.first << shift }
@@ -119,6 +121,7 @@ func (sc *scanner) validAt(r *run, o, end, after uint64) (seq uint64, n uint32, 
 	if n > maxRecord || o+recHdr+uint64(n) > end || seq == 0 || seq == math.MaxUint64 || seq <= after {
 		return 0, 0, false
 	}
+	sc.crcBytes += uint64(n)
 	if sc.crc(r, recCRC(o, seq, n), o+recHdr, uint64(n)) != le.Uint32(h[4:]) {
 		return 0, 0, false
 	}
@@ -223,7 +226,11 @@ func (sc *scanner) scan() {
 	// Whether a loss before the first valid record can be bounded: by the
 	// persisted state, or by a valid record.
 	known := sc.persisted > 0
-	var prevRunEnd uint64
+	var prevRunEnd, total uint64
+	for _, r := range sc.runs {
+		total += r.end(sc.shift) - r.start(sc.shift)
+	}
+	budget := scanBudget(total)
 	for ri, r := range sc.runs {
 		start, end := r.start(sc.shift), r.end(sc.shift)
 		if ri > 0 && start > prevRunEnd && sc.valid {
@@ -243,6 +250,10 @@ func (sc *scanner) scan() {
 			}
 			p := sc.nextMagic(r, o+1, end)
 			for p < end {
+				if sc.crcBytes > budget {
+					p = end // see scanBudget
+					break
+				}
 				if _, _, ok := sc.validAt(r, p, end, sc.prevSeq); ok {
 					break
 				}
@@ -326,3 +337,15 @@ func (sc *scanner) walk(skip func() uint64, fn func(seq uint64, frame []byte) er
 	}
 	return nil
 }
+
+// scanBudget is the most record bytes the scan of runs of n bytes in all
+// CRCs (64 MiB + 8n, and the candidate that crosses it): a few tenths of a second at most. Walking valid
+// records costs n once; only a damaged stretch costs more, a CRC for each
+// record magic in it whose length fits, and random damage holds almost
+// none (a 4-byte magic), while a crafted one can hold one every 20 bytes,
+// each checked to the run's end: quadratic, minutes for one 16 MiB
+// segment. Past the budget the rest of a damaged stretch is taken as
+// garbage: records it may hide count as a torn tail's (lost, and reported
+// as far as the state or a later record knows their sequence numbers), and
+// the scan goes on from the next run.
+func scanBudget(n uint64) uint64 { return 64<<20 + 8*n }

@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
+	"sort"
+
+	"github.com/fastpub/fastpub/store"
 )
 
 // The on-disk format; DESIGN.md ("The file store") has the tables.
@@ -15,6 +19,8 @@ const (
 	segMagic     = 0x47535046 // "FPSG"
 	stateMagic   = 0x32545346 // "FST2": a slot with acked (stateUsed bytes)
 	stateMagicV1 = 0x41545346 // "FSTA": an older slot without it (stateUsedV1 bytes), read only
+	lostMagic    = 0x534C5046 // "FPLS"
+	maxLost      = 1 << 20    // ranges a lost file may hold
 	recMagic     = 0xB1C7E5A3 // bytes A3 E5 C7 B1: rare in text, never zero
 	byteOrder    = 0x01020304 // written little-endian: 04 03 02 01
 
@@ -34,6 +40,7 @@ const (
 
 	metaName  = "meta"
 	stateName = "state"
+	lostName  = "lost"
 	lockName  = "lock"
 	segPrefix = "seg-"
 )
@@ -161,6 +168,59 @@ func segHdrOK(b []byte, idx, segBytes uint64) bool {
 	return len(b) >= segHdrUsed && le.Uint32(b[0:]) == segMagic && le.Uint32(b[4:]) == Version &&
 		le.Uint64(b[8:]) == idx && le.Uint64(b[16:]) == segBytes &&
 		crc32.Checksum(b[:24], castagoli) == le.Uint32(b[24:])
+}
+
+// encodeLost encodes the lost file: the ranges of sequence numbers an Open
+// found damaged and that no Begin has followed yet (magic u32, count u32,
+// count × (from u64, to u64), CRC32C u32 of everything before it).
+func encodeLost(r []store.Range) []byte {
+	b := make([]byte, 8, 12+16*len(r))
+	le.PutUint32(b[0:], lostMagic)
+	le.PutUint32(b[4:], uint32(len(r)))
+	for _, x := range r {
+		b = le.AppendUint64(b, x.From)
+		b = le.AppendUint64(b, x.To)
+	}
+	return le.AppendUint32(b, crc32.Checksum(b, castagoli))
+}
+
+// decodeLost decodes a lost file: ranges in order, not overlapping, each
+// From ≤ To.
+func decodeLost(b []byte) ([]store.Range, error) {
+	if len(b) < 12 || le.Uint32(b[0:]) != lostMagic {
+		return nil, errFormat("not a lost file")
+	}
+	n := uint64(le.Uint32(b[4:]))
+	if n > maxLost || uint64(len(b)) != 12+16*n {
+		return nil, errFormat("lost file of the wrong length")
+	}
+	if crc32.Checksum(b[:len(b)-4], castagoli) != le.Uint32(b[len(b)-4:]) {
+		return nil, errFormat("lost file CRC mismatch")
+	}
+	r := make([]store.Range, n)
+	for i := range r {
+		r[i] = store.Range{From: le.Uint64(b[8+16*i:]), To: le.Uint64(b[16+16*i:])}
+		if r[i].From > r[i].To || i > 0 && r[i].From <= r[i-1].To {
+			return nil, errFormat("lost file ranges out of order")
+		}
+	}
+	return r, nil
+}
+
+// mergeRanges returns the union of two ordered lists of ranges, ordered,
+// adjacent and overlapping ranges joined.
+func mergeRanges(a, b []store.Range) []store.Range {
+	all := append(append([]store.Range(nil), a...), b...)
+	sort.Slice(all, func(i, j int) bool { return all[i].From < all[j].From })
+	var out []store.Range
+	for _, x := range all {
+		if n := len(out); n > 0 && (out[n-1].To == math.MaxUint64 || x.From <= out[n-1].To+1) {
+			out[n-1].To = max(out[n-1].To, x.To)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // persistState is one slot of the state file.

@@ -2,7 +2,11 @@ package filestore
 
 import (
 	"hash/crc32"
+	"math"
+	"slices"
 	"testing"
+
+	"github.com/fastpub/fastpub/store"
 )
 
 func TestRecCRCMatchesCRC32C(t *testing.T) {
@@ -29,6 +33,29 @@ func TestSegFileNames(t *testing.T) {
 	for _, bad := range []string{"seg-", "seg-000000000000000g", "meta", "seg-00000000000000001"} {
 		if _, ok := parseSegFile(bad); ok {
 			t.Fatalf("parseSegFile(%q) ok", bad)
+		}
+	}
+}
+
+func TestMergeRanges(t *testing.T) {
+	r := func(v ...uint64) []store.Range {
+		var out []store.Range
+		for i := 0; i < len(v); i += 2 {
+			out = append(out, store.Range{From: v[i], To: v[i+1]})
+		}
+		return out
+	}
+	for _, tc := range []struct{ a, b, want []store.Range }{
+		{nil, nil, nil},
+		{r(1, 3), nil, r(1, 3)},
+		{r(1, 3), r(4, 6), r(1, 6)},       // adjacent
+		{r(1, 3), r(2, 9), r(1, 9)},       // overlapping
+		{r(5, 6), r(1, 2), r(1, 2, 5, 6)}, // apart, out of order
+		{r(1, 1), r(1, 1), r(1, 1)},       // the same
+		{r(10, math.MaxUint64), r(3, 4, 12, 20), r(3, 4, 10, math.MaxUint64)},
+	} {
+		if got := mergeRanges(tc.a, tc.b); !slices.Equal(got, tc.want) {
+			t.Errorf("mergeRanges(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

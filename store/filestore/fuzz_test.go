@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fastpub/fastpub/store"
 )
 
 // FuzzRecover opens a store whose segment 0, meta file or state file holds
@@ -126,4 +128,27 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// FuzzDecodeLost decodes arbitrary bytes as a lost file: no panic, and what
+// decodes is ordered ranges that encode back to the same bytes.
+func FuzzDecodeLost(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(encodeLost(nil))
+	f.Add(encodeLost([]store.Range{{From: 1, To: 1}, {From: 5, To: 900}}))
+	f.Add(encodeLost([]store.Range{{From: 9, To: 5}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodeLost(data)
+		if err != nil {
+			return
+		}
+		for i, x := range r {
+			if x.From > x.To || i > 0 && x.From <= r[i-1].To {
+				t.Fatalf("decoded ranges out of order: %v", r)
+			}
+		}
+		if !bytes.Equal(encodeLost(r), data) {
+			t.Fatalf("%v encodes to other bytes than it decoded from", r)
+		}
+	})
 }

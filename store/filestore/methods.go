@@ -3,6 +3,9 @@ package filestore
 import (
 	"errors"
 	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -48,6 +51,15 @@ func (s *Store) Begin(seq, pos uint64) error {
 		return newErr("begin", s.dir, nil, errors.New("Begin called twice"))
 	case seq <= s.sc.maxSeq || seq == 0:
 		return newErr("begin", s.dir, nil, errors.New("Begin's sequence "+itoa(seq)+" is not above the recovered "+itoa(s.sc.maxSeq)))
+	}
+	// Recover has handed the client its losses: the next Open need not
+	// report them again. A failed removal only reports them twice.
+	if s.hasLost {
+		if err := os.Remove(filepath.Join(s.dir, lostName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.report(newErr("delete", filepath.Join(s.dir, lostName), nil, err))
+		} else {
+			s.hasLost = false
+		}
 	}
 	s.seq0, s.pos0 = seq, pos
 	s.cseq.Store(seq)

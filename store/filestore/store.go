@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,7 @@ type Store struct {
 	stateF    *os.File
 	sc        *scanner
 	rec       store.Recovery
+	hasLost   bool    // the lost file exists (Begin removes it)
 	rsegs     []*rseg // recovered segments not yet deleted, in index order
 	rsynced   bool    // the recovered segments were flushed
 	lowIdx    uint64  // own segments live in [lowIdx, headIdx)
@@ -266,8 +268,21 @@ func Open(dir, name string, o Options) (*Store, error) {
 		s.slot = 1
 	}
 
+	// Losses an earlier Open found and no Begin has followed: they are
+	// reported again (see recoverSegments).
+	var pending []store.Range
+	lostPath := filepath.Join(dir, lostName)
+	if b, err := os.ReadFile(lostPath); err == nil {
+		if pending, err = decodeLost(b); err != nil {
+			return fail(newErr("open", lostPath, ErrFormat, err))
+		}
+		s.hasLost = true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fail(newErr("open", lostPath, nil, err))
+	}
+
 	// Verify the segments.
-	if err := s.recoverSegments(segIdx, st); err != nil {
+	if err := s.recoverSegments(segIdx, st, pending); err != nil {
 		return fail(err)
 	}
 
@@ -327,7 +342,7 @@ func writeMeta(dir, path string, b []byte) error {
 
 // recoverSegments maps and verifies the segment files, cuts a torn tail,
 // and deletes the files no record needs.
-func (s *Store) recoverSegments(idxs []uint64, st persistState) error {
+func (s *Store) recoverSegments(idxs []uint64, st persistState, pending []store.Range) error {
 	sc := &scanner{shift: s.shift, size: s.size, persisted: st.persisted, stateLast: st.last}
 	s.sc = sc
 	full := int64(segHdr + s.size)
@@ -368,6 +383,26 @@ func (s *Store) recoverSegments(idxs []uint64, st persistState) error {
 	sc.scan()
 	s.tornBytes = sc.torn
 	s.rec = store.Recovery{Last: max(st.last, st.persisted, sc.maxSeq), Persisted: st.acked, Lost: sc.lost}
+	// The damage is about to go (the torn tail cut, damaged segments
+	// deleted): what it cost is kept in the lost file until a Begin says
+	// the client has had it from Recover. An Open that fails later, or a
+	// process that ends before its logon, would otherwise leave the next
+	// Open nothing to report.
+	if len(pending) > 0 || len(sc.lost) > 0 {
+		var lost []store.Range
+		for _, r := range mergeRanges(pending, sc.lost) {
+			if r.To > st.persisted {
+				lost = append(lost, store.Range{From: max(r.From, st.persisted+1), To: r.To})
+			}
+		}
+		s.rec.Lost = lost
+		if !slices.Equal(lost, pending) {
+			if err := writeMeta(s.dir, filepath.Join(s.dir, lostName), encodeLost(lost)); err != nil {
+				return err
+			}
+			s.hasLost = true
+		}
+	}
 
 	// What to keep: every segment up to the one holding the end of the
 	// last valid record. This process starts in the next one.

@@ -197,8 +197,8 @@ func (c *Client) onPersisted(s uint64, status, reason []byte) {
 // holds c.mu.
 func (c *Client) applyAcks(locked bool) {
 	to := c.acks.to.Load()
-	if to <= c.acks.applied && c.acks.nfail.Load() == 0 {
-		return
+	if to == 0 || to <= c.acks.applied && c.acks.nfail.Load() == 0 {
+		return // nothing acknowledged yet (a failure may be queued just before its ack is posted), or nothing new
 	}
 	if c.acks.nfail.Load() > 0 {
 		c.acks.mu.Lock()
@@ -222,10 +222,17 @@ func (c *Client) applyAcks(locked bool) {
 			}
 		}
 	}
-	c.ring.DiscardThrough(to - 1)
-	// An ack beyond what is committed frees only what is (DiscardThrough
-	// clamps); the rest is freed as it comes. Were applied set beyond,
-	// the acks and failures below it would be skipped.
+	// The server can hold only what was sent whole (in this process, or
+	// by the earlier one whose frames were recovered): an ack beyond it
+	// frees no more now, and the rest as the frames go out. (A server
+	// acknowledging frames it cannot have received must not free frames
+	// not yet sent: a review saw every publish after such an ack freed
+	// unsent, each Publish returning nil.) The writer records a write
+	// only once writev returns, so a conforming server's ack can be
+	// ahead of it for a moment too; the next pass completes it.
+	if lim := max(c.ring.SentEver(), c.beginSeq-c.seqBase); lim > 0 {
+		c.ring.DiscardThrough(min(to, lim) - 1)
+	}
 	c.acks.applied = min(to, c.ring.ReleasedSeq())
 	c.freeSentBeats()
 	if c.acks.flushes.Load() > 0 {

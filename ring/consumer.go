@@ -224,7 +224,21 @@ func (r *Ring) Release(n int) {
 		r.sent = nr
 		r.sentA.Store(nr)
 	}
-	r.sentMax = max(r.sentMax, r.sent)
+	r.sentWhole()
+}
+
+// sentWhole advances sentSeq past the frames now sent whole: O(1) when
+// everything seen is sent, else one step per frame over the ring's life.
+func (r *Ring) sentWhole() {
+	if r.sent == r.cpos {
+		r.sentSeq = max(r.sentSeq, r.nseq)
+		return
+	}
+	q := max(r.sentSeq, r.relSeq)
+	for q < r.nseq && r.done[r.slot(q)].Load()&^extFlag <= r.sent {
+		q++
+	}
+	r.sentSeq = q
 }
 
 // Sent reports that n more bytes from the send cursor (the start of what
@@ -243,7 +257,7 @@ func (r *Ring) Sent(n int) {
 	}
 	r.sent = ns
 	r.sentA.Store(ns)
-	r.sentMax = max(r.sentMax, ns)
+	r.sentWhole()
 	if r.retain || n == 0 {
 		return
 	}
@@ -290,21 +304,14 @@ func (r *Ring) DiscardThrough(seq uint64) {
 		r.sent = end
 		r.sentA.Store(end)
 	}
-	r.sentMax = max(r.sentMax, r.sent)
+	r.sentSeq = max(r.sentSeq, seq+1)
 }
 
 // SentEver returns the number of frames (Claim.Seq + 1 of the last one)
 // that the consumer has reported sent whole at some time, across Rewinds:
-// frames released count, and so do those before the highest send cursor
-// reached. A frame a Rewind made to send again still counts. Consumer only;
-// it walks the unreleased frames' commit-table entries.
-func (r *Ring) SentEver() uint64 {
-	q := r.relSeq
-	for q < r.nseq && r.done[r.slot(q)].Load()&^extFlag <= r.sentMax {
-		q++
-	}
-	return q
-}
+// frames released count too. A frame a Rewind made to send again still
+// counts. Consumer only; O(1).
+func (r *Ring) SentEver() uint64 { return max(r.sentSeq, r.relSeq) }
 
 // Rewind moves the send cursor back to the first unreleased byte, the start
 // of the oldest frame not yet freed: the next Peek returns every unreleased

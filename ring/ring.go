@@ -128,7 +128,7 @@ type Ring struct {
 	head     uint64 // external queue: entries [head, tail) in stream order
 	tail     uint64
 	sent     uint64 // stream position handed out and reported sent (Sent, Release)
-	sentMax  uint64 // the highest sent has been (Rewind moves sent back)
+	sentSeq  uint64 // frames below it were sent whole at some time (Rewind keeps it)
 	relSeq   uint64 // frames released: every frame below it is freed
 	relBound uint64 // End of frame relSeq-1: the first byte of frame relSeq
 	_        cpu.CacheLinePad
@@ -207,7 +207,7 @@ func newAt(cfg Config, pos, seq uint64) (*Ring, error) {
 	r.claim.Store(w)
 	r.committed.Store(w)
 	r.rel, r.fl, r.nseq, r.cpos = pos, pos, seq, pos
-	r.sent, r.sentMax, r.relSeq, r.relBound = pos, pos, seq, pos
+	r.sent, r.sentSeq, r.relSeq, r.relBound = pos, seq, seq, pos
 	r.sentA.Store(pos)
 	r.relSeqA.Store(seq)
 	r.released.Store(pos)

@@ -1,6 +1,10 @@
 package fastpub_test
 
 import (
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -139,5 +143,80 @@ func TestIdleBeatsDoNotFillTheStore(t *testing.T) {
 	<-published
 	if st := c.Stats(); st.Beats != heartbeats || st.Unpersisted > 2 {
 		t.Fatalf("Stats() Beats %d, Unpersisted %d; want %d beats and at most the publish and a last beat unpersisted", st.Beats, st.Unpersisted, heartbeats)
+	}
+}
+
+// A file store the first state layout ("FSTA") left after a clean Close is
+// opened by this version: that layout's one value counted the Close flush,
+// so taken as what the server holds it made the first logon a false gap
+// (found by a review). The test writes the state slots back in that layout,
+// as the earlier version wrote them.
+func TestRestartAfterCleanCloseUpgradedStore(t *testing.T) {
+	const name = "upgrader2"
+	dir := t.TempDir()
+	open := func() *filestore.Store {
+		fs, err := filestore.Open(dir, name, filestore.Options{Limits: store.Limits{Bytes: 1 << 20, Messages: 1024}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	s := startServer(t, ampstest.Config{})
+	ctx := ctxT(t, 10*time.Second)
+	run := func() error {
+		c, err := fastpub.NewClient(name, fastpub.WithStore(open()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Connect(ctx, s.URI("json")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Logon(ctx); err != nil {
+			return err
+		}
+		for i := 0; i < 100; i++ {
+			if err := c.PublishString("t", "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.PublishFlush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c.Close()
+	}
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite each FST2 slot as an FSTA slot (persisted = the freed seq).
+	path := filepath.Join(dir, "state")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	c32 := crc32.MakeTable(crc32.Castagnoli)
+	out := make([]byte, 0, 544)
+	for i := 0; i*512+40 <= len(b); i++ {
+		v := b[i*512 : i*512+40]
+		if le.Uint32(v) != 0x32545346 {
+			t.Fatalf("slot %d is not FST2", i)
+		}
+		t.Logf("slot %d: gen %d persisted %d last %d acked %d", i, le.Uint64(v[4:]), le.Uint64(v[12:]), le.Uint64(v[20:]), le.Uint64(v[28:]))
+		var o [512]byte
+		le.PutUint32(o[0:], 0x41545346)
+		copy(o[4:28], v[4:28])
+		le.PutUint32(o[28:], crc32.Checksum(o[:28], c32))
+		if i == 0 {
+			out = append(out, o[:]...)
+		} else {
+			out = append(out, o[:32]...)
+		}
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatalf("server's last sequence %d: Logon of a store the first layout left after a clean Close: %v", s.LastSequence(name), err)
 	}
 }

@@ -59,3 +59,17 @@ func TestMergeRanges(t *testing.T) {
 		}
 	}
 }
+
+// A lost file decodes whatever its number of ranges: the first version
+// refused more than 2²⁰ on reading and wrote any number, so damage in more
+// places than that made every later Open fail (found by a review).
+func TestLostFileManyRanges(t *testing.T) {
+	r := make([]store.Range, 1<<20+2)
+	for i := range r {
+		r[i] = store.Range{From: uint64(4*i + 2), To: uint64(4*i + 3)}
+	}
+	got, err := decodeLost(encodeLost(r))
+	if err != nil || !slices.Equal(got, r) {
+		t.Fatalf("decodeLost(encodeLost(%d ranges)) = %d ranges, %v", len(r), len(got), err)
+	}
+}

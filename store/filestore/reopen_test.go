@@ -303,7 +303,10 @@ func TestAckedSurvivesReopenApartFromFreed(t *testing.T) {
 }
 
 // A state file of the first layout (magic "FSTA", 32 bytes a slot, no
-// acked) still opens: its persisted value serves as both, as it did.
+// acked) still opens: its persisted value still says what was freed, and
+// what the server holds is unknown (0): that value counted the control
+// frames freed at every Close, and as acked made the first logon after an
+// upgrade a false publish gap (found by a review).
 func TestStateFirstLayoutReads(t *testing.T) {
 	dir := t.TempDir()
 	writeStore(t, dir, 1, 100, nil)
@@ -321,8 +324,8 @@ func TestStateFirstLayoutReads(t *testing.T) {
 	}
 	s := mustOpen(t, dir, small())
 	rec, g := recoverAll(t, s)
-	if rec.Persisted != 40 || rec.Last != 100 {
-		t.Fatalf("Recovery %+v, want Persisted 40 and Last 100", rec)
+	if rec.Persisted != 0 || rec.Last != 100 {
+		t.Fatalf("Recovery %+v, want Persisted 0 (unknown) and Last 100", rec)
 	}
 	checkFrames(t, g, 41, 100, nil)
 	// The next write is of the new layout, into slot 0 (slot 1 is newest).
@@ -336,7 +339,7 @@ func TestStateFirstLayoutReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	sl, ok, _ := stateSlots(t, dir)
-	if !ok[0] || sl[0].gen != 6 || sl[0].persisted != 50 || sl[0].acked != 45 || !ok[1] || sl[1].acked != 40 {
+	if !ok[0] || sl[0].gen != 6 || sl[0].persisted != 50 || sl[0].acked != 45 || !ok[1] || sl[1].persisted != 40 || sl[1].acked != 0 {
 		t.Fatalf("slots after a write %+v %v", sl, ok)
 	}
 }

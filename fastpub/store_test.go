@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -763,9 +764,9 @@ func TestStoreOptionsValidated(t *testing.T) {
 }
 
 // A server that sends heartbeats far more often than the interval (as the
-// community fake server answers every beat) gets at most one beat per
+// community fake server answers every beat) gets at most one beat per half
 // interval back, not one per heartbeat.
-func TestBeatsAtMostOncePerInterval(t *testing.T) {
+func TestBeatsAtMostTwicePerInterval(t *testing.T) {
 	beats := make(chan int, 1)
 	uri := startScripted(t, func(s *scripted) {
 		if _, _, err := s.next(); err != nil {
@@ -796,13 +797,65 @@ func TestBeatsAtMostOncePerInterval(t *testing.T) {
 	c := connect(t, uri, "beats", fastpub.WithHeartbeat(time.Second))
 	n := <-beats
 	// The heartbeat start counts as one frame; then at most one beat per
-	// second over 1.7 s.
-	if n < 2 || n > 3 {
-		t.Fatalf("client sent %d heartbeat frames (start included) in answer to ~200 server heartbeats over 1.5 s, want 2 or 3", n)
+	// half second over the 1.5 s of heartbeats: at 0, 0.5, 1.0 and 1.5 s.
+	if n < 3 || n > 5 {
+		t.Fatalf("client sent %d heartbeat frames (start included) in answer to ~200 server heartbeats over 1.5 s, want 3 to 5", n)
 	}
-	if st := c.Stats(); st.Beats < 1 || st.Beats > 2 {
+	if st := c.Stats(); st.Beats < 2 || st.Beats > 4 {
 		t.Fatalf("Stats.Beats %d", st.Beats)
 	}
+}
+
+// A server heartbeat that comes a little less than an interval after the
+// last one (the first one's reading was late, or the server's timer early)
+// is answered: the server sends one per interval of silence and drops the
+// client after two intervals without traffic, so a skipped answer left the
+// next one no margin (CI once saw an idle client dropped that way). One
+// that comes far sooner than an interval is not answered.
+func TestBeatAnswersHeartbeatsALittleEarly(t *testing.T) {
+	type result struct {
+		answered []bool
+		err      error
+	}
+	res := make(chan result, 1)
+	uri := startScripted(t, func(s *scripted) {
+		var r result
+		defer func() { res <- r }()
+		if _, _, r.err = s.next(); r.err != nil { // logon
+			return
+		}
+		s.send(logonAckOK + `}`)
+		s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, r.err = s.next(); r.err != nil { // heartbeat start
+			return
+		}
+		// Heartbeats at 0, 0.9 s (early by a tenth) and 1.0 s (far too
+		// soon after the last answer); each waits up to 300 ms for a beat.
+		for _, gap := range []time.Duration{0, 900 * time.Millisecond, 100 * time.Millisecond} {
+			time.Sleep(gap)
+			s.send(`{"c":"heartbeat"}`)
+			s.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			cmd, _, err := s.next()
+			if err != nil && !isTimeoutErr(err) {
+				r.err = err
+				return
+			}
+			r.answered = append(r.answered, err == nil && cmd == frame.CmdHeartbeat)
+		}
+	})
+	connect(t, uri, "early", fastpub.WithHeartbeat(time.Second))
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if want := []bool{true, true, false}; fmt.Sprint(r.answered) != fmt.Sprint(want) {
+		t.Fatalf("heartbeats at 0, 0.9 s and 1.0 s with a 1 s interval answered %v, want %v", r.answered, want)
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // Close while the client is reconnecting stops the reconnect loop and leaks

@@ -81,6 +81,12 @@ type Client struct {
 	// beginSeq: with a store, the sequence number of the first frame of
 	// this process's stream (after what was recovered).
 	beginSeq uint64
+	// logonHeld: with a store, how many ring frames from the first the
+	// server of this session said at its logon it holds (L - seqBase + 1,
+	// or 0). With SentEver it bounds what an ack may free: frames
+	// recovered from an earlier process and not yet sent again count only
+	// as far as a logon said. Ring consumer only.
+	logonHeld uint64
 
 	store    store.Store // cfg.store, nil without one
 	acks     ackState
@@ -743,8 +749,10 @@ func (c *Client) resume(s *session, L uint64) error {
 				return gap
 			}
 		}
+		c.logonHeld = 0
 		if L >= c.seqBase {
-			c.postAck(L - c.seqBase + 1)
+			c.logonHeld = L - c.seqBase + 1
+			c.postAck(c.logonHeld)
 		}
 		raiseTo(&c.counters.persisted, L)
 		raiseTo(&c.counters.serverHas, L)

@@ -222,15 +222,18 @@ func (c *Client) applyAcks(locked bool) {
 			}
 		}
 	}
-	// The server can hold only what was sent whole (in this process, or
-	// by the earlier one whose frames were recovered): an ack beyond it
-	// frees no more now, and the rest as the frames go out. (A server
+	// The server can hold only what was sent whole in this process, and
+	// what its logon said it holds (frames an earlier process may have
+	// sent it: recovered frames count only that far, since the first
+	// logon dropped every recovered frame the server had): an ack beyond
+	// it frees no more now, and the rest as the frames go out. (A server
 	// acknowledging frames it cannot have received must not free frames
 	// not yet sent: a review saw every publish after such an ack freed
-	// unsent, each Publish returning nil.) The writer records a write
+	// unsent, each Publish returning nil, and then the same for the
+	// recovered frames not yet replayed.) The writer records a write
 	// only once writev returns, so a conforming server's ack can be
 	// ahead of it for a moment too; the next pass completes it.
-	if lim := max(c.ring.SentEver(), c.beginSeq-c.seqBase); lim > 0 {
+	if lim := max(c.ring.SentEver(), c.logonHeld); lim > 0 {
 		c.ring.DiscardThrough(min(to, lim) - 1)
 	}
 	c.acks.applied = min(to, c.ring.ReleasedSeq())

@@ -131,7 +131,12 @@ func checkPublishAllocatesNothing(t *testing.T, opts ...fastpub.Option) {
 	}
 	s := startServer(t, ampstest.Config{})
 	c := connect(t, s.URI("json"), "alloc-gate", append([]fastpub.Option{fastpub.WithBufferSize(gateBuffer)}, opts...)...)
-	ctx := ctxT(t, 2*time.Minute)
+	// The blocking variants' context: every wait below has a watchdog of
+	// its own (waitWritten's minute), so this one only has to outlast them
+	// all. A shared 2-minute one expired under a loaded machine (the
+	// oversized variant waits for each frame to be written: 100,000
+	// hand-offs to the writer, 205 s in one CI-like run beside other tests).
+	ctx := ctxT(t, 10*time.Minute)
 	for _, v := range publishVariants(ctx) {
 		t.Run(v.name, func(t *testing.T) {
 			// Warm up (pooled buffers, the netpoller's first park), then
@@ -171,7 +176,7 @@ func checkPublishAllocatesNothing(t *testing.T, opts ...fastpub.Option) {
 			}
 		})
 	}
-	if err := c.PublishFlush(ctx); err != nil {
+	if err := c.PublishFlush(ctxT(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if want := uint64(len(publishVariants(ctx)) * (gatePublishes + 1000)); s.Stats().Publishes != want {

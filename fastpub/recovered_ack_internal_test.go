@@ -42,16 +42,13 @@ func (r *recStore) Persisted(seq, _, _ uint64) error {
 }
 func (r *recStore) Close() error { return nil }
 
-// Frames recovered from an earlier process are all above the server's last
-// sequence at the first logon (recoverStore skips the rest): the server
-// does not hold them. A persisted ack beyond them that comes before the
-// writer has replayed them (a nonconforming server, another publisher on
-// the name: the case of TestAckBeyondSentFreesNothingUnsent) must free
-// none of them; applyAcks counts them as sent (beginSeq-seqBase) and
-// frees them all, unsent, so they are lost.
-func TestAckBeyondRecoveredFreesNothingUnsent(t *testing.T) {
+// recoveredClient returns a client whose first logon (the server's last
+// sequence 41) recovered the publishes 42..46 from its store, none sent
+// yet, and the session of that logon. No connection is made.
+func recoveredClient(t *testing.T, name string) (*Client, *recStore, *session) {
+	t.Helper()
 	rs := &recStore{from: 42, to: 46}
-	c, err := NewClient("recovered-ack-ahead", WithStore(rs))
+	c, err := NewClient(name, WithStore(rs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +57,21 @@ func TestAckBeyondRecoveredFreesNothingUnsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &session{uri: u}
-	// The first logon: the server's last sequence is 41.
 	if err := c.createRing(s, 41); err != nil {
 		t.Fatal(err)
 	}
+	return c, rs, s
+}
+
+// Frames recovered from an earlier process are all above the server's last
+// sequence at the first logon (recoverStore skips the rest): the server
+// does not hold them. A persisted ack beyond them that comes before the
+// writer has replayed them (a nonconforming server, another publisher on
+// the name: the case of TestAckBeyondSentFreesNothingUnsent) must free
+// none of them (applyAcks counted them as sent, beginSeq-seqBase, and
+// freed them all unsent: lost).
+func TestAckBeyondRecoveredFreesNothingUnsent(t *testing.T) {
+	c, rs, _ := recoveredClient(t, "recovered-ack-ahead")
 	if c.seqBase != 42 || c.beginSeq != 47 {
 		t.Fatalf("seqBase %d beginSeq %d, want 42 and 47", c.seqBase, c.beginSeq)
 	}
@@ -87,19 +95,7 @@ func TestAckBeyondRecoveredFreesNothingUnsent(t *testing.T) {
 // of a pair, which had not received them yet). That is not a sequence
 // ahead. An ack beyond then frees no more than the logon said.
 func TestReconnectLastInsideRecoveredFreesToIt(t *testing.T) {
-	rs := &recStore{from: 42, to: 46}
-	c, err := NewClient("recovered-last-inside", WithStore(rs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := connstr.Parse("tcp://127.0.0.1:9007/amps/json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &session{uri: u}
-	if err := c.createRing(s, 41); err != nil {
-		t.Fatal(err)
-	}
+	c, _, s := recoveredClient(t, "recovered-last-inside")
 	c.flushes = map[string]*flushWait{}
 	if err := c.resume(s, 44); err != nil {
 		t.Fatalf("resume with the server's last sequence 44, inside the recovered frames 42..46: %v", err)

@@ -124,7 +124,8 @@ type session struct {
 	stop       chan struct{} // closed when the connection fails: the writer stops at once
 	writerDone chan struct{}
 	readerDone chan struct{}
-	failed     bool // under Client.mu
+	failed     bool        // under Client.mu
+	beat       atomic.Bool // the reader asks the writer for a heartbeat beat (beat.go)
 }
 
 // wait returns once both goroutines of s have exited.

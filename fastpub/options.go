@@ -195,10 +195,10 @@ func WithMaxInboundFrame(bytes int) Option {
 
 // WithHeartbeat asks the server for heartbeats every interval after logon:
 // from 1 s to MaxHeartbeat (24 h), in whole seconds (a fraction is dropped).
-// The client answers server heartbeats with a beat, at most once per half
-// interval (a server that answers beats with heartbeats would otherwise
-// ping-pong; half, so that heartbeats a little less than an interval apart
-// are each answered), and drops the connection after 2 × interval without any
+// The client answers every server heartbeat with a beat, at most one per
+// half interval: one that comes sooner after the last beat is answered
+// then (a server that answers beats with heartbeats would otherwise
+// ping-pong). Beats never wait for room in the buffer or the store. It drops the connection after 2 × interval without any
 // inbound traffic: the error then
 // is a *ConnectionError (ErrDisconnected) with Op "read", whose cause says
 // "no traffic from the server for twice the heartbeat interval" and wraps

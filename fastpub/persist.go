@@ -13,8 +13,8 @@ import (
 // With a store, every publish carries "a":"persisted" and "s", its sequence
 // number: s = seqBase + the frame's Seq in the ring (fixed at the first
 // logon), so finding a frame by the s of an ack is one subtraction, and the
-// ring's commit table gives its end in O(1). Control frames (flush,
-// heartbeat beats) take ring Seqs too, so the s values on the wire have
+// ring's commit table gives its end in O(1). Control frames (flushes,
+// recovery's filler beats) take ring Seqs too, so the s values on the wire have
 // gaps; AMPS needs them only strictly increasing per client name.
 //
 // Persisted acks reach the reader; the reader only posts them (ackState),
@@ -130,7 +130,7 @@ const (
 // consumer.
 type ackState struct {
 	to      atomic.Uint64 // 1 + the highest ring Seq acknowledged (0: none)
-	beats   atomic.Uint64 // 1 + the highest ring Seq of a beat (0: none); see freeSentBeats
+	beats   atomic.Uint64 // 1 + the highest ring Seq of a recovery filler beat (0: none); see freeSentBeats
 	applied uint64        // consumer only: what DiscardThrough has freed up to
 	nfail   atomic.Int32  // failures queued
 	flushes atomic.Int32  // PublishFlush calls waiting on a stored flush frame
@@ -244,17 +244,17 @@ func (c *Client) applyAcks(locked bool) {
 	c.storePersisted()
 }
 
-// beatFrame is a heartbeat beat's frame, as the reader enqueues it and as
-// recovery fills sequence numbers with.
+// beatFrame is a heartbeat beat's frame, as the writer sends it (beat.go)
+// and as recovery fills sequence numbers with.
 var beatFrame = frame.AppendHeartbeatBeat(nil)
 
 // freeSentBeats frees the heartbeat beats at the head of a store's ring
-// once they are sent whole, and reports whether it freed any. A beat needs
-// no persisting, and no ack frees it (persisted acks come for publishes
-// and flushes): kept until a later publish was persisted, an idle client's
-// beats filled the store's Messages limit, and Publish then blocked. A beat
-// behind an unpersisted frame goes with that frame's ack. Ring consumer
-// only; no allocation.
+// once they are sent whole, and reports whether it freed any. Such beats
+// are the fillers recovery puts in place of an earlier process's control
+// frames and lost records (live beats never enter the ring: beat.go). A
+// beat needs no persisting, and no ack frees it (persisted acks come for
+// publishes and flushes). A beat behind an unpersisted frame goes with
+// that frame's ack. Ring consumer only; no allocation.
 func (c *Client) freeSentBeats() bool {
 	freed := false
 	for {

@@ -281,23 +281,6 @@ func (c *Client) claim(ctx context.Context, op string, block bool, cl *ring.Clai
 	return nil
 }
 
-// enqueueBeat puts a heartbeat beat on the ring if there is room; it never
-// blocks. With a store, the beat is marked for freeSentBeats before it is
-// committed, so the writer that sends it can free it.
-func (c *Client) enqueueBeat() error {
-	var cl ring.Claim
-	if err := c.claim(context.Background(), "heartbeat", false, &cl, len(beatFrame)); err != nil {
-		return err
-	}
-	copy(cl.Buf, beatFrame)
-	if c.store != nil {
-		c.store.Append(c.seqBase+cl.Seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
-		raiseTo(&c.acks.beats, cl.Seq+1)
-	}
-	c.commit(&cl)
-	return nil
-}
-
 // claimErr turns a ring error into the client's.
 func (c *Client) claimErr(ctx context.Context, op string, err error) error {
 	switch {

@@ -21,9 +21,9 @@ func (c *Client) readLoop(s *session) {
 	// A publisher with a store gets a persisted ack per publish or per
 	// interval, all of one shape: after the first, Parse is skipped.
 	var acks frame.PersistedAckCache
-	interval := c.cfg.heartbeat
-	timeout := 2 * interval
-	var lastBeat time.Time
+	timeout := 2 * c.cfg.heartbeat
+	beats := newBeatPacer(c, s)
+	defer beats.stop()
 	// From here on every read system call first pushes the deadline to
 	// timeout from now (inbound.Read).
 	s.in.timeout = timeout
@@ -54,24 +54,7 @@ func (c *Client) readLoop(s *session) {
 			acks.Learn(body, escaped, &h, payload)
 			c.handleAck(&h)
 		case frame.CmdHeartbeat:
-			// Answer a server heartbeat with a beat, at most once per half
-			// interval: a server that answers beats with heartbeats would
-			// otherwise ping-pong. Not once per interval, as the official JS
-			// and Go clients do: the server sends one heartbeat per interval
-			// of its own silence, so two arrive here about one interval
-			// apart, and whenever the second came sooner than that (the
-			// first one's reading was late) it went unanswered; the server,
-			// which drops a client after 2 x interval without traffic, then
-			// had only the first answer's lateness as margin for the third
-			// (CI saw an idle client dropped at 3 s with a 1 s interval).
-			// Never block the reader on a full buffer: a full buffer means
-			// the writer is busy and the server sees traffic.
-			if now := time.Now(); interval == 0 || now.Sub(lastBeat) >= interval/2 {
-				lastBeat = now
-				if c.enqueueBeat() == nil {
-					c.counters.beats.Add(1)
-				}
-			}
+			beats.heartbeat(time.Now())
 		}
 	}
 }

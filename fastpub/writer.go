@@ -109,6 +109,14 @@ func (c *Client) writeLoop(s *session) {
 			c.store.Committed(c.seqBase+seq, pos)
 		}
 		if n == 0 {
+			// Nothing to send: a beat the reader asked for goes now (with
+			// frames to send, they are the traffic; the request waits).
+			if s.beat.Load() && s.beat.Swap(false) {
+				if err := w.writeBeat(c); err != nil {
+					c.fail(s, "write", err)
+					return
+				}
+			}
 			continue
 		}
 		var err error

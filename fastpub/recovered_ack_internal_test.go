@@ -7,6 +7,7 @@ import (
 
 	"github.com/fastpub/fastpub/connstr"
 	"github.com/fastpub/fastpub/frame"
+	"github.com/fastpub/fastpub/ring"
 	"github.com/fastpub/fastpub/store"
 )
 
@@ -111,5 +112,56 @@ func TestReconnectLastInsideRecoveredFreesToIt(t *testing.T) {
 	// Past 46 the client's own sequence is ahead.
 	if err := c.resume(s, 47); !errors.Is(err, ErrSequenceAhead) {
 		t.Fatalf("resume with the server's last sequence 47, above every frame: %v, want ErrSequenceAhead", err)
+	}
+}
+
+// Recovered frames sent again after the first logon count as sent: a
+// conforming server's ack frees them all. Then a failover whose last
+// sequence falls inside them, with new publishes queued behind: the logon
+// frees up to it, and after the replay an ack for the last new publish
+// frees everything. No conforming ack is held back by the bound. From a
+// review.
+func TestRecoveredFramesFreedByConformingAcks(t *testing.T) {
+	c, _, _ := recoveredClient(t, "recovered-replayed")
+	if _, n := c.ring.Peek(make([][]byte, 0, 8)); n > 0 {
+		c.ring.Sent(n)
+	}
+	c.onPersisted(46, []byte("success"), nil)
+	c.applyAcks(true)
+	if got := c.ring.ReleasedSeq(); got != 5 {
+		t.Fatalf("an ack for 46 after 42..46 were sent again freed %d frames, want 5", got)
+	}
+
+	c, _, s := recoveredClient(t, "recovered-failover")
+	c.flushes = map[string]*flushWait{}
+	b0, _ := c.ring.AppendFrame(nil, 0)
+	b1, _ := c.ring.AppendFrame(nil, 1)
+	c.ring.Peek(make([][]byte, 0, 8))
+	c.ring.Sent(len(b0) + len(b1)) // 42 and 43 sent again, then the connection fails
+	for i := 0; i < 5; i++ {       // 47..51 published meanwhile
+		b, err := frame.AppendPublishString(nil, &frame.Publish{Topic: "t", Ack: frame.AckPersisted, Seq: c.seqBase + c.ring.ClaimedSeq()}, "y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cl ring.Claim
+		if err := c.ring.TryClaimInto(&cl, len(b)); err != nil {
+			t.Fatal(err)
+		}
+		copy(cl.Buf, b)
+		c.ring.Commit(&cl)
+	}
+	if err := c.resume(s, 45); err != nil { // the partner holds 42..45
+		t.Fatal(err)
+	}
+	if got := c.ring.ReleasedSeq(); got != 4 {
+		t.Fatalf("a logon with last sequence 45 freed %d frames, want 4 (42..45)", got)
+	}
+	if _, n := c.ring.Peek(make([][]byte, 0, 8)); n > 0 {
+		c.ring.Sent(n) // the replay: 46..51
+	}
+	c.onPersisted(51, []byte("success"), nil)
+	c.applyAcks(true)
+	if got := c.ring.ReleasedSeq(); got != 10 {
+		t.Fatalf("an ack for 51 after the replay freed %d of 10 frames", got)
 	}
 }

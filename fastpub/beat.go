@@ -49,6 +49,13 @@ func (p *beatPacer) heartbeat(now time.Time) {
 		p.next = now.Add(p.half)
 	case now.Before(p.pendingAt):
 		// The deferred beat, still to go, answers this one too.
+	case p.timer != nil && p.timer.Stop():
+		// Its time has passed but its timer has not run (timers run late
+		// on busy Ps): it goes now, not half an interval later (Reset
+		// would push it back; a review). It still goes at least half an
+		// interval after the beat before it.
+		p.want()
+		p.next = now.Add(p.half)
 	default:
 		d := p.next.Sub(now)
 		p.pendingAt = p.next

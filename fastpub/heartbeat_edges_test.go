@@ -2,6 +2,7 @@ package fastpub_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -109,5 +110,49 @@ func TestBeatsWithAFullStore(t *testing.T) {
 	}
 	if st := s.Stats(); st.Publishes != limit {
 		t.Fatalf("server counted %d publishes, want %d", st.Publishes, limit)
+	}
+}
+
+// Close with a deferred beat pending (two heartbeats back to back) leaves
+// no goroutine behind, and the deferred beat's timer firing later is
+// harmless. From a review.
+func TestCloseWithADeferredBeatLeaksNothing(t *testing.T) {
+	base := runtime.NumGoroutine()
+	sent := make(chan struct{})
+	uri := startScripted(t, func(s *scripted) {
+		if _, _, err := s.next(); err != nil {
+			return
+		}
+		s.send(logonAckOK + `}`)
+		s.next() // heartbeat start
+		s.send(`{"c":"heartbeat"}`)
+		s.send(`{"c":"heartbeat"}`)
+		close(sent)
+		for {
+			if _, _, err := s.next(); err != nil {
+				return
+			}
+		}
+	})
+	c, err := fastpub.NewClient("leak", fastpub.WithHeartbeat(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 5*time.Second)
+	if err := c.Connect(ctx, uri); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+	time.Sleep(50 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // past the deferred beat's time
+	checkNoLeak(t, base+2)             // the scripted server's goroutines
+	if b := c.Stats().Beats; b != 1 {
+		t.Fatalf("Beats %d, want 1 (the deferred one cancelled by Close)", b)
 	}
 }

@@ -98,6 +98,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	err     error                 // why the client stopped (ErrClosed, a *ConnectionError, ...)
+	outage  error                 // while reconnecting: the disconnect's *ConnectionError
 	flushes map[string]*flushWait // pending PublishFlush calls by command id
 
 	uri      *connstr.URI // the current (or last) connection's URI
@@ -570,7 +571,7 @@ func (c *Client) activate(s *session, ack logonAck) error {
 	s.writerDone = make(chan struct{})
 	s.readerDone = make(chan struct{})
 	c.sess, c.last, c.uri = s, s, s.uri
-	c.err = nil
+	c.err, c.outage = nil, nil
 	c.ring.Reopen()
 	c.state.Store(stateLoggedOn)
 	go c.writeLoop(s)
@@ -801,6 +802,7 @@ func (c *Client) fail(s *session, op string, cause error) {
 	}
 	if reconnect {
 		c.state.Store(stateReconnecting)
+		c.outage = err
 		c.supDone = make(chan struct{})
 		go c.reconnectLoop(s, err, c.supDone)
 	} else {
@@ -871,8 +873,13 @@ func (c *Client) stoppedErr() error {
 	if c.err != nil {
 		return c.err
 	}
-	if st := c.state.Load(); st == stateConnected || st == stateLoggingOn {
+	switch st := c.state.Load(); {
+	case st == stateConnected || st == stateLoggingOn:
 		return ErrNotLoggedOn
+	case st == stateReconnecting && c.outage != nil:
+		// Open, and reconnecting: what failed is the disconnect, not a
+		// Close (a review saw ErrClosed from PublishFlush here).
+		return c.outage
 	}
 	return ErrClosed
 }

@@ -1,6 +1,7 @@
 package fastpub
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,7 +117,7 @@ type dispatcher struct {
 	done    chan struct{}
 	started bool
 	closed  bool
-	running atomic.Bool // a handler is running now
+	loopID  atomic.Uint64 // the event goroutine's id (goroutineID), once it runs
 }
 
 func (d *dispatcher) post(f func()) {
@@ -141,6 +142,7 @@ func (d *dispatcher) post(f func()) {
 
 func (d *dispatcher) loop() {
 	defer close(d.done)
+	d.loopID.Store(goroutineID())
 	for {
 		d.mu.Lock()
 		q := d.q
@@ -148,9 +150,7 @@ func (d *dispatcher) loop() {
 		closed := d.closed
 		d.mu.Unlock()
 		for _, f := range q {
-			d.running.Store(true)
 			f()
-			d.running.Store(false)
 		}
 		if len(q) == 0 {
 			if closed {
@@ -162,7 +162,10 @@ func (d *dispatcher) loop() {
 }
 
 // close runs what is queued, then stops the goroutine. It waits for it,
-// unless it is called from a handler (which the goroutine is running).
+// unless it is called from a handler, on that goroutine (waiting would
+// deadlock). It used to skip the wait whenever a handler was running, and
+// so Close, called elsewhere meanwhile, returned with handlers still to
+// run (a review).
 func (d *dispatcher) close() {
 	d.mu.Lock()
 	if d.closed {
@@ -179,7 +182,29 @@ func (d *dispatcher) close() {
 	case d.wake <- struct{}{}:
 	default:
 	}
-	if !d.running.Load() {
+	if id := d.loopID.Load(); id == 0 || id != goroutineID() {
 		<-d.done
 	}
+}
+
+// goroutineID is the calling goroutine's id, read from the first line of
+// its stack trace ("goroutine 42 [running]:"), whose format the runtime
+// has kept since Go 1; 0 if it cannot be read. Go has no other way to ask
+// "am I the event goroutine?"; it runs twice per client (the loop's start,
+// close), never on a hot path.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return 0
+	}
+	var id uint64
+	for _, ch := range b[len(prefix):] {
+		if ch < '0' || ch > '9' {
+			break
+		}
+		id = id*10 + uint64(ch-'0')
+	}
+	return id
 }

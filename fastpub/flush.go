@@ -45,7 +45,11 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	cid := string(strconv.AppendUint(append(idBuf[:0], 'f'), c.cidSeq.Add(1), 10))
 	f := &flushWait{done: make(chan error, 1)}
 	c.mu.Lock()
-	if c.err != nil || c.flushes == nil {
+	// The state again, under the lock fail takes: without a store, a
+	// failure between the check above and here would leave this flush out
+	// of fail's sweep, and a reconnect would answer it, nil, for messages
+	// the broken connection lost (a review).
+	if c.err != nil || c.flushes == nil || c.store == nil && c.state.Load() != stateLoggedOn {
 		c.mu.Unlock()
 		return c.stoppedErr()
 	}
@@ -70,15 +74,17 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 	copy(cl.Buf, msg)
 	if c.store != nil {
 		c.store.Append(c.seqBase+seq, cl.End-uint64(len(cl.Buf)), cl.Buf)
-	}
-	c.commit(&cl)
-	if c.store != nil {
+		// Known before the frame can be sent: an ack beyond it may free it
+		// the moment it is committed, and answerFreedFlushes must see this
+		// flush then (set after the commit, a freed frame whose own ack was
+		// lost with a connection left the flush waiting for a later ack).
 		c.mu.Lock()
 		f.seq, f.hasSeq = seq, true
 		c.mu.Unlock()
 		c.acks.flushes.Add(1)
 		defer c.acks.flushes.Add(-1)
 	}
+	c.commit(&cl)
 	select {
 	case err := <-f.done:
 		if err == nil && c.store != nil {

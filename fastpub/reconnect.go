@@ -47,14 +47,17 @@ type ReconnectPolicy struct {
 	// jitter below a cap that starts at 200 ms and doubles up to 20 s).
 	Delay DelayStrategy
 	// MaxOutage, when positive, is how long the client keeps trying before
-	// it gives up with an *OutageError (ErrOutage). Default 0: for ever.
+	// it gives up with an *OutageError (ErrOutage), counted from the
+	// disconnect; an attempt in progress is cut short at it (its dial and
+	// logon get what is left, if less than LogonTimeout). Default 0: for
+	// ever.
 	MaxOutage time.Duration
 	// RetryAll retries errors that cannot succeed by retrying (bad
 	// credentials, name in use, not entitled, invalid message type), which
 	// end the loop by default.
 	RetryAll bool
-	// LogonTimeout bounds each attempt's dial, TLS handshake and logon.
-	// Default DefaultLogonTimeout (10 s).
+	// LogonTimeout bounds each attempt's dial, TLS handshake and logon
+	// (and MaxOutage, if sooner). Default DefaultLogonTimeout (10 s).
 	LogonTimeout time.Duration
 }
 
@@ -203,7 +206,15 @@ func (c *Client) reconnectLoop(old *session, cause error, done chan struct{}) {
 				return
 			}
 		}
-		err := c.attempt(uri, p.LogonTimeout)
+		// An attempt gets LogonTimeout, or what is left of MaxOutage if
+		// less: a server that accepts and never answers must not stretch
+		// the outage to LogonTimeout (a review: 5 s for a 300 ms
+		// MaxOutage). Past it, the next turn gives up.
+		timeout := p.LogonTimeout
+		if p.MaxOutage > 0 {
+			timeout = min(timeout, max(p.MaxOutage-time.Since(start), time.Millisecond))
+		}
+		err := c.attempt(uri, timeout)
 		if err == nil {
 			c.chooser.Succeeded(uri)
 			return

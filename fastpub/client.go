@@ -54,7 +54,7 @@ const (
 // goroutines; each encodes its frame straight into the client's send ring and
 // returns once the frame is queued (not written). PublishFlush waits until the
 // server has processed (with a store: persisted) everything queued before
-// it. Connect, Logon and Close are meant to be called once each, in that
+// it (without a store: on the current connection; see PublishFlush). Connect, Logon and Close are meant to be called once each, in that
 // order; after a disconnect, Connect and Logon resume (WithReconnect does it
 // by itself).
 type Client struct {
@@ -66,6 +66,7 @@ type Client struct {
 	// Set at the first logon, then fixed until Close.
 	ring    *ring.Ring
 	seqBase uint64 // with a store: the AMPS sequence number of ring frame 0
+	seqRoom int    // with a store: the most bytes a publish's ,"s":N adds (WithMaxMessageSize counts them)
 	// seqDigits writes the sequence number of a stored publish (the
 	// digits above its last eight are cached: publishers share them for
 	// 10⁸ frames at a time).
@@ -154,6 +155,9 @@ func NewClient(name string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{name: name, cfg: cfg, store: cfg.store, closing: make(chan struct{})}
+	if c.store != nil {
+		c.seqRoom = len(seqKey) + ring.MaxNumberLen
+	}
 	c.wlog.epoch = time.Now()
 	if cfg.inlineAfter > 0 {
 		c.inlineWant = c.wantInline
@@ -891,12 +895,13 @@ func (c *Client) stoppedErr() error {
 // at most the close timeout (WithCloseTimeout) in all; past it the
 // connection is dropped and Close returns a *CloseTimeoutError (ErrTimedOut)
 // saying how many messages and bytes were not written (with a store: not
-// persisted). Closing while disconnected or reconnecting returns the same
-// error when anything was left unsent (unpersisted). Publishes blocked on a
-// full buffer return ErrClosed. Close stops the reconnect loop, waits for
-// the client's goroutines to exit (the event goroutine too, unless Close is
-// called from a handler), and is idempotent: after Close every call returns
-// ErrClosed.
+// persisted). Closing while disconnected or reconnecting returns an
+// *UndeliveredError (unwrapping to why the client was disconnected) when
+// anything was left unsent (unpersisted). Publishes blocked on a full
+// buffer return ErrClosed. Close stops the reconnect loop, waits for the
+// client's goroutines to exit (the event goroutine too, unless Close is
+// called from a handler), and is idempotent: after Close every other call
+// returns ErrClosed, and Close again returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	st := c.state.Load()
@@ -960,6 +965,9 @@ func (c *Client) Close() error {
 			} else {
 				c.mu.Lock()
 				cause := c.err
+				if cause == nil {
+					cause = c.outage // reconnecting: the disconnect's *ConnectionError
+				}
 				c.mu.Unlock()
 				if cause == nil {
 					cause = ErrDisconnected

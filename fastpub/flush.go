@@ -24,9 +24,11 @@ type flushWait struct {
 // comes back as a *ServerError, a lost connection as its *ConnectionError.
 //
 // Without a store the flush asks for a processed ack: a nil means every
-// message queued before the call was written and processed by the server. A
-// disconnect fails it, since what the kernel held when the connection broke
-// is lost.
+// message queued before the call was written and processed by the server,
+// on this connection. A disconnect fails it, since what the kernel held when
+// the connection broke is lost; and a flush after a reconnect covers only
+// what the client still held then: messages the kernel took on the broken
+// connection are lost without a store, whatever a later flush says.
 //
 // With a store the flush asks for a persisted ack (the server answers once
 // every earlier publish is persisted or reported failed): a nil means every

@@ -91,3 +91,28 @@ func TestMaxOutageCutsAnAttemptShort(t *testing.T) {
 		t.Fatalf("MaxOutage 300ms: gave up after %v", d)
 	}
 }
+
+// Close while reconnecting, with messages the server never persisted: an
+// *UndeliveredError that unwraps to the disconnect's *ConnectionError (it
+// wrapped a bare ErrDisconnected). From a review of the docs.
+func TestCloseWhileReconnectingIsUndelivered(t *testing.T) {
+	srv := startServer(t, ampstest.Config{})
+	var ev evlog
+	c := connect(t, srv.URI("json"), "close-reconnecting",
+		fastpub.WithStore(memStore(t, 1<<20, 1024)),
+		fastpub.WithReconnect(fastpub.ReconnectPolicy{Delay: fastpub.FixedDelay{D: 50 * time.Millisecond}}),
+		fastpub.WithEventHandler(ev.add))
+	srv.Stop()
+	waitUntil(t, func() bool { return ev.has(fastpub.EventReconnecting) })
+	for i := 0; i < 3; i++ {
+		if err := c.PublishString("t", "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := c.Close()
+	var ue *fastpub.UndeliveredError
+	var ce *fastpub.ConnectionError
+	if !errors.As(err, &ue) || ue.Frames < 3 || !errors.As(err, &ce) || !errors.Is(err, fastpub.ErrDisconnected) {
+		t.Fatalf("Close while reconnecting with 3 unpersisted publishes = %v, want an *UndeliveredError of at least 3 frames wrapping the *ConnectionError", err)
+	}
+}

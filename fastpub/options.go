@@ -176,7 +176,10 @@ func WithBufferSize(bytes int) Option {
 // may produce, from 64 bytes to 1 GiB (the size past which the official
 // client treats an inbound frame as stream corruption). Default
 // DefaultMaxMessageSize (4 MiB). A larger message fails with a
-// *MessageTooLargeError and nothing is sent.
+// *MessageTooLargeError and nothing is sent. With a store the frame's
+// sequence number counts at its longest (,"s": and 20 digits, 25 bytes),
+// so no frame exceeds the limit whatever its number; before, with a store,
+// frames up to 25 bytes over it went out (a review).
 func WithMaxMessageSize(bytes int) Option {
 	return func(c *config) error { c.maxMessageSize = bytes; return nil }
 }
@@ -269,8 +272,12 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // ack for a publish, the connection error that ended the connection, a
 // store that could not record an acknowledgement. It runs on the client's
 // event goroutine (see WithEventHandler), never on the reader or writer, so
-// it may call any client method, Close included. Default: none (the
-// error is still returned by the next call).
+// it may call any client method, Close included. Default: none. Then a
+// failure ack for a publish without a store is dropped (with a store it
+// goes to the failed-write handler and Stats().FailedWrites), a store's
+// failure to record an ack is dropped too, and the connection error is
+// returned by the next call (without a reconnect policy; with one, the
+// client reconnects and the events say so).
 func WithErrorHandler(f func(error)) Option {
 	return func(c *config) error { c.errorHandler = f; return nil }
 }

@@ -119,8 +119,11 @@ func (e *OutageError) Unwrap() []error { return []error{ErrOutage, e.Last} }
 type GapPolicy int
 
 const (
-	// GapFail (the default) reports the gap and stops: the connection is
-	// dropped and publishes return the *PublishGapError.
+	// GapFail (the default) reports the gap and stops. At the first logon,
+	// Logon returns the *PublishGapError and the client is as before
+	// Connect (publishes return ErrNotConnected; a later Connect and Logon
+	// recover the store again). At a reconnect, the connection is dropped
+	// and publishes return the *PublishGapError.
 	GapFail GapPolicy = iota
 	// GapContinue reports the gap (EventPublishGap) and carries on.
 	GapContinue

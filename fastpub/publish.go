@@ -178,8 +178,8 @@ func (c *Client) publish(ctx context.Context, block bool, h *frame.Publish, data
 		return encodeErr(err)
 	}
 	n := len(hdr) + len(data)
-	if n > c.cfg.maxMessageSize {
-		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
+	if n+c.seqRoom > c.cfg.maxMessageSize {
+		return &MessageTooLargeError{Size: n + c.seqRoom, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
 	if c.store == nil {
@@ -227,8 +227,8 @@ func (c *Client) publishLong(ctx context.Context, block bool, h *frame.Publish, 
 	if err != nil {
 		return encodeErr(err)
 	}
-	if n > c.cfg.maxMessageSize {
-		return &MessageTooLargeError{Size: n, Max: c.cfg.maxMessageSize}
+	if n+c.seqRoom > c.cfg.maxMessageSize {
+		return &MessageTooLargeError{Size: n + c.seqRoom, Max: c.cfg.maxMessageSize}
 	}
 	var cl ring.Claim
 	if c.store == nil {

@@ -53,8 +53,8 @@ type ReconnectPolicy struct {
 	// ever.
 	MaxOutage time.Duration
 	// RetryAll retries errors that cannot succeed by retrying (bad
-	// credentials, name in use, not entitled, invalid message type), which
-	// end the loop by default.
+	// credentials, name in use, not entitled, invalid message type, invalid
+	// options), which end the loop by default.
 	RetryAll bool
 	// LogonTimeout bounds each attempt's dial, TLS handshake and logon
 	// (and MaxOutage, if sooner). Default DefaultLogonTimeout (10 s).

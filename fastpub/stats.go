@@ -25,13 +25,13 @@ type Stats struct {
 	PersistedSeq uint64
 
 	Disconnects  uint64            // connections lost
-	Reconnects   uint64            // successful logons after a lost connection
+	Reconnects   uint64            // successful logons of the reconnect loop (WithReconnect); a Connect and Logon by hand after a lost connection is not counted
 	Replayed     uint64            // frames sent again after reconnects, in all
 	LastReplay   uint64            // frames sent again after the last reconnect
 	Beats        uint64            // heartbeat beats sent in answer to the server
 	Recovered    uint64            // frames loaded from a durable store at the first logon (an earlier process's, to replay; beats filling lost sequence numbers included)
 	StoreLost    uint64            // sequence numbers a durable store had kept and could not recover (corrupt records)
-	FailedWrites map[string]uint64 // stored publishes refused in persisted acks, by reason ("" when the ack had none); nil when none
+	FailedWrites map[string]uint64 // stored publishes refused in persisted acks, by reason (the ack's status, "failure", when it had none); nil when none
 }
 
 // counters are the client's event counters.

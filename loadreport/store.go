@@ -48,7 +48,7 @@ func (wl *Workload) fileStoreText() string {
 	case "none":
 		dur = "durability none (page cache: survives a crash of the process, not of the machine)"
 	case "group":
-		dur = fmt.Sprintf("durability group (fdatasync every %s or %s, whichever first)",
+		dur = fmt.Sprintf("durability group (msync every %s or %s, whichever first)",
 			time.Duration(wl.SyncInterval*1e9), IBytes(uint64(wl.SyncBytes)))
 	case "every-publish":
 		dur = "durability every-publish (each publish flushed before it returns)"

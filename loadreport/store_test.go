@@ -30,7 +30,7 @@ func TestStoreReport(t *testing.T) {
 	r.WriteText(&txt)
 	for _, want := range []string{
 		"file store (durability group) 1.0 MiB / 4,096 messages",
-		"store       file store in /data/lg (connection i's in /data/lg/<client name>), durability group (fdatasync every 2ms or 1.0 MiB, whichever first)",
+		"store       file store in /data/lg (connection i's in /data/lg/<client name>), durability group (msync every 2ms or 1.0 MiB, whichever first)",
 		"store disk  10.0 MiB in 10 segment(s) at the end, peak 12.0 MiB in 12 (2 store(s), 1.0 MiB segments)",
 		"durable     lag max 1,234, at the end 3 (sequence numbers appended, not yet on disk); 100 sync(s), 1 append wait(s), 0 background error(s)",
 		"recovery    at open: 50 record(s) above the persisted state, 7 torn byte(s) cut, 0 damaged range(s); 50 frame(s) replayed",

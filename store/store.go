@@ -12,12 +12,15 @@
 //
 // A Store is called by the client only, in this order:
 //
-//   - Recover, once, at the first logon: the frames an earlier process
-//     kept, in sequence order, for the client to load into its ring and
-//     replay;
+//   - Recover, at the first logon: the frames an earlier process kept, in
+//     sequence order, for the client to load into its ring and replay.
+//     Once, unless that logon fails before Begin (a publish gap under
+//     GapFail, a sequence ahead): the client then drops what it loaded,
+//     and its next first logon calls Recover again, which must return the
+//     same frames;
 //   - Begin, once, right after: where the frames of this process start;
 //   - Append, for every frame the client puts in its ring (publishes and
-//     the control frames between them alike, so that the store sees one
+//     the flush frames between them alike, so that the store sees one
 //     dense stream), on the goroutine that claimed it, before the frame is
 //     committed and before Publish returns: it must not block, allocate or
 //     make system calls (except as a durability mode documents);

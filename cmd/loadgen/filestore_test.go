@@ -112,7 +112,7 @@ func TestFileStoreRun(t *testing.T) {
 		}
 		var txt bytes.Buffer
 		r.WriteText(&txt)
-		for _, want := range []string{"file store in " + dir, "durability group (fdatasync every 1ms", "store disk ", "durable     lag max", "recovery    at open: 0 record(s)"} {
+		for _, want := range []string{"file store in " + dir, "durability group (msync every 1ms", "store disk ", "durable     lag max", "recovery    at open: 0 record(s)"} {
 			if !strings.Contains(txt.String(), want) {
 				t.Errorf("run %d: text lacks %q:\n%s", i, want, txt.String())
 			}

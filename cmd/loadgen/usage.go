@@ -102,7 +102,7 @@ Client
                          client's persisted sequence from its store, as a server
                          that kept its state would know it
   --durability MODE      with --store: none (page cache: survives a crash of the
-                         process), group (fdatasync every --sync-interval or
+                         process), group (msync every --sync-interval or
                          --sync-bytes, whichever first, on the store's goroutine:
                          a machine crash loses at most that), every-publish (each
                          publish flushed before it returns) (default none)

@@ -22,8 +22,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -186,6 +188,43 @@ func Dial(ctx context.Context, uri string, clientName string) (*Subscriber, erro
 	if err != nil {
 		return nil, err
 	}
+	s, err := dial(ctx, u, clientName)
+	if err != nil {
+		return nil, redact(err, u.Password)
+	}
+	return s, nil
+}
+
+// redact hides password in err's text, which a dial error names when the
+// password's text is part of the host or unix path (connstr's errors are
+// redacted already; fastpub's ConnectionError does the same).
+func redact(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return &redactedError{msg: connstr.RedactString(err.Error(), password), err: err}
+}
+
+// redactedError is an error whose text had the password in it.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// Format prints the redacted text for every verb (%#v would otherwise print
+// the cause's fields).
+func (e *redactedError) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", e.msg)
+		return
+	}
+	io.WriteString(f, e.msg)
+}
+
+func dial(ctx context.Context, u *connstr.URI, clientName string) (*Subscriber, error) {
 	if u.Transport != "tcp" && u.Transport != "unix" {
 		return nil, fmt.Errorf("%w: transport %q", ErrUnsupported, u.Transport)
 	}

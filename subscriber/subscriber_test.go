@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -398,5 +399,26 @@ func TestCloseNoLeak(t *testing.T) {
 			t.Fatalf("goroutines %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A dial error that names a unix path holding the password's text does not
+// show the password (fastpub's ConnectionError does the same). From a
+// review.
+func TestDialErrorHidesThePassword(t *testing.T) {
+	const pw = "hunter2secret"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, "unix://u:"+pw+"@localhost:0/amps/json?path=/nonexistent/"+pw+"/amps.sock", "sub")
+	if err == nil {
+		t.Fatal("Dial to a path that does not exist succeeded")
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v %#v %q", err, err, err, err)} {
+		if strings.Contains(s, pw) {
+			t.Fatalf("Dial's error shows the password: %s", s)
+		}
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("Dial's error %v no longer unwraps to the system error (ENOENT)", err)
 	}
 }

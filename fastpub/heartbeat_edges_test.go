@@ -28,11 +28,7 @@ func TestIdleClientNotDroppedByLateHeartbeats(t *testing.T) {
 	uri := startScripted(t, func(s *scripted) {
 		var r result
 		defer func() { res <- r }()
-		if _, _, r.err = s.next(); r.err != nil { // logon
-			return
-		}
-		s.send(logonAckOK + `}`)
-		if _, _, r.err = s.next(); r.err != nil { // heartbeat start
+		if r.err = s.logonWithHeartbeat(); r.err != nil {
 			return
 		}
 		t0 := time.Now()

@@ -43,6 +43,23 @@ func (s *scripted) next() (frame.Command, string, error) {
 
 func (s *scripted) send(header string) { s.conn.Write(frameBytes(header)) }
 
+// logonWithHeartbeat reads the logon, accepts it, and reads the heartbeat
+// start that follows (within 5 s; then no read deadline), for a client
+// with WithHeartbeat.
+func (s *scripted) logonWithHeartbeat() error {
+	if _, _, err := s.next(); err != nil {
+		return err
+	}
+	s.send(logonAckOK + `}`)
+	s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cmd, _, err := s.next()
+	s.conn.SetReadDeadline(time.Time{})
+	if err == nil && cmd != frame.CmdHeartbeat {
+		err = errors.New("the frame after the logon is not the heartbeat start")
+	}
+	return err
+}
+
 // startScripted runs script on the first connection to a fresh listener and
 // returns the URI to connect to. The script's connection closes when it
 // returns; the test waits for it.

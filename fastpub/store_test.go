@@ -821,12 +821,7 @@ func TestBeatAnswersHeartbeatsALittleEarly(t *testing.T) {
 	uri := startScripted(t, func(s *scripted) {
 		var r result
 		defer func() { res <- r }()
-		if _, _, r.err = s.next(); r.err != nil { // logon
-			return
-		}
-		s.send(logonAckOK + `}`)
-		s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, _, r.err = s.next(); r.err != nil { // heartbeat start
+		if r.err = s.logonWithHeartbeat(); r.err != nil {
 			return
 		}
 		// Heartbeats at 0, 0.9 s (early by a tenth) and 1.0 s (far too

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fastpub/fastpub/ampstest"
 	"github.com/fastpub/fastpub/fastpub"
+	"github.com/fastpub/fastpub/frame"
 )
 
 // Close waits for the event goroutine unless it is called from a handler.
@@ -114,5 +115,39 @@ func TestCloseWhileReconnectingIsUndelivered(t *testing.T) {
 	var ce *fastpub.ConnectionError
 	if !errors.As(err, &ue) || ue.Frames < 3 || !errors.As(err, &ce) || !errors.Is(err, fastpub.ErrDisconnected) {
 		t.Fatalf("Close while reconnecting with 3 unpersisted publishes = %v, want an *UndeliveredError of at least 3 frames wrapping the *ConnectionError", err)
+	}
+}
+
+// A failure ack for a publish without a store, with no error handler, is
+// counted in Stats().Rejected (it used to vanish; the doc claimed the next
+// call returned it). From a review of the docs.
+func TestPublishFailureAckCounted(t *testing.T) {
+	uri := startScripted(t, func(s *scripted) {
+		if _, _, err := s.next(); err != nil {
+			return
+		}
+		s.send(logonAckOK + `}`)
+		if _, _, err := s.next(); err != nil { // the publish
+			return
+		}
+		s.send(`{"c":"ack","a":"processed","status":"failure","reason":"invalid topic"}`)
+		for i := 0; i < 100; i++ {
+			cmd, cid, err := s.next()
+			if err != nil {
+				return
+			}
+			if cmd == frame.CmdFlush {
+				s.send(`{"c":"ack","cid":"` + cid + `","a":"processed","status":"success"}`)
+			}
+		}
+	})
+	c := connect(t, uri, "rejected")
+	if err := c.PublishString("bad", "x"); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("injected: a processed ack with status failure for the publish")
+	waitUntil(t, func() bool { return c.Stats().Rejected == 1 })
+	if err := c.PublishFlush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
 	}
 }

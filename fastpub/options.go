@@ -273,8 +273,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // store that could not record an acknowledgement. It runs on the client's
 // event goroutine (see WithEventHandler), never on the reader or writer, so
 // it may call any client method, Close included. Default: none. Then a
-// failure ack for a publish without a store is dropped (with a store it
-// goes to the failed-write handler and Stats().FailedWrites), a store's
+// failure ack for a publish without a store is only counted
+// (Stats().Rejected; with a store it goes to the failed-write handler and
+// Stats().FailedWrites), a store's
 // failure to record an ack is dropped too, and the connection error is
 // returned by the next call (without a reconnect policy; with one, the
 // client reconnects and the events say so).

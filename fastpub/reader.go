@@ -91,6 +91,7 @@ func (c *Client) handleAck(h *frame.Header) {
 		return
 	}
 	if string(h.Status) == "failure" {
+		c.counters.rejected.Add(1)
 		c.reportError(&ServerError{Command: "publish", Status: "failure", Reason: string(h.Reason)})
 	}
 }

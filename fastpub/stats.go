@@ -31,6 +31,7 @@ type Stats struct {
 	Beats        uint64            // heartbeat beats sent in answer to the server
 	Recovered    uint64            // frames loaded from a durable store at the first logon (an earlier process's, to replay; beats filling lost sequence numbers included)
 	StoreLost    uint64            // sequence numbers a durable store had kept and could not recover (corrupt records)
+	Rejected     uint64            // failure acks for publishes without a store (each also goes to WithErrorHandler, if set); with a store see FailedWrites
 	FailedWrites map[string]uint64 // stored publishes refused in persisted acks, by reason (the ack's status, "failure", when it had none); nil when none
 }
 
@@ -47,6 +48,7 @@ type counters struct {
 	beats       atomic.Uint64
 	recovered   atomic.Uint64
 	storeLost   atomic.Uint64
+	rejected    atomic.Uint64
 
 	mu     sync.Mutex
 	failed map[string]uint64
@@ -82,6 +84,7 @@ func (c *Client) Stats() Stats {
 		Beats:        c.counters.beats.Load(),
 		Recovered:    c.counters.recovered.Load(),
 		StoreLost:    c.counters.storeLost.Load(),
+		Rejected:     c.counters.rejected.Load(),
 	}
 	if c.store != nil {
 		st.BufferSize = c.store.Limits().Bytes

@@ -899,8 +899,9 @@ func (c *Client) stoppedErr() error {
 // *UndeliveredError (unwrapping to why the client was disconnected) when
 // anything was left unsent (unpersisted). Publishes blocked on a full
 // buffer return ErrClosed. Close stops the reconnect loop, waits for the
-// client's goroutines to exit (the event goroutine too, unless Close is
-// called from a handler), and is idempotent: after Close every other call
+// client's goroutines to exit (the event goroutine too, after the handlers
+// queued before it, unless Close is called from a handler: a handler must
+// not block on the goroutine that calls Close), and is idempotent: after Close every other call
 // returns ErrClosed, and Close again returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()

@@ -151,3 +151,47 @@ func TestPublishFailureAckCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A flush that timed out is forgotten; its late failure ack is no rejected
+// publish (Stats().Rejected counted it). From a review.
+func TestLateFlushFailureIsNotARejectedPublish(t *testing.T) {
+	gotFlush := make(chan struct{}, 1)
+	answer := make(chan struct{})
+	uri := startScripted(t, func(s *scripted) {
+		if _, _, err := s.next(); err != nil {
+			return
+		}
+		s.send(logonAckOK + `}`)
+		for i := 0; i < 100; i++ {
+			cmd, cid, err := s.next()
+			if err != nil {
+				return
+			}
+			if cmd == frame.CmdFlush {
+				gotFlush <- struct{}{}
+				<-answer
+				s.send(`{"c":"ack","cid":"` + cid + `","a":"processed","status":"failure","reason":"whatever"}`)
+			}
+		}
+	})
+	errs := make(chan error, 4)
+	c := connect(t, uri, "late-flush", fastpub.WithErrorHandler(func(err error) { errs <- err }))
+	if err := c.PublishFlush(ctxT(t, 200*time.Millisecond)); !errors.Is(err, fastpub.ErrTimedOut) {
+		t.Fatalf("PublishFlush unanswered for 200 ms = %v, want ErrTimedOut", err)
+	}
+	<-gotFlush
+	close(answer)
+	t.Log("injected: the flush's failure ack after PublishFlush timed out")
+	var se *fastpub.ServerError
+	select {
+	case err := <-errs:
+		if !errors.As(err, &se) || se.Command != "flush" {
+			t.Fatalf("the error handler got %v, want the flush's *ServerError", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the late failure ack never reached the error handler")
+	}
+	if r := c.Stats().Rejected; r != 0 {
+		t.Fatalf("Stats().Rejected = %d, want 0: no publish was rejected", r)
+	}
+}

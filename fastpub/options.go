@@ -133,8 +133,11 @@ func WithReconnect(p ReconnectPolicy) Option {
 
 // WithEventHandler receives every change of the connection (Event), in
 // order, on a goroutine of the client's own (never the reader or writer), so
-// that any client method, Close included, may be called from it. Default:
-// none.
+// that any client method, Close included, may be called from it. Close
+// called elsewhere waits for the handlers queued before it to return, so a
+// handler must not block on the goroutine that calls Close (say, a send on
+// an unbuffered channel that goroutine has stopped reading): Close would
+// never return. Default: none.
 func WithEventHandler(f func(Event)) Option {
 	return func(c *config) error { c.eventHandler = f; return nil }
 }

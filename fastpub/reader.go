@@ -90,8 +90,18 @@ func (c *Client) handleAck(h *frame.Header) {
 		c.onPersisted(h.Seq, h.Status, h.Reason)
 		return
 	}
-	if string(h.Status) == "failure" {
-		c.counters.rejected.Add(1)
-		c.reportError(&ServerError{Command: "publish", Status: "failure", Reason: string(h.Reason)})
+	if string(h.Status) != "failure" {
+		return
 	}
+	if len(h.CommandID) > 0 {
+		// Not a publish's (they carry no command id): a flush that timed
+		// out and was forgotten, answered late. It is no rejected publish
+		// (a review saw it counted as one).
+		if h.CommandID[0] == 'f' {
+			c.reportError(&ServerError{Command: "flush", Status: "failure", Reason: string(h.Reason)})
+		}
+		return
+	}
+	c.counters.rejected.Add(1)
+	c.reportError(&ServerError{Command: "publish", Status: "failure", Reason: string(h.Reason)})
 }

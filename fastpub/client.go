@@ -99,7 +99,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	err     error                 // why the client stopped (ErrClosed, a *ConnectionError, ...)
-	outage  error                 // while reconnecting: the disconnect's *ConnectionError
+	outage  error                 // the last disconnect's *ConnectionError under a reconnect policy
 	flushes map[string]*flushWait // pending PublishFlush calls by command id
 
 	uri      *connstr.URI // the current (or last) connection's URI
@@ -575,7 +575,7 @@ func (c *Client) activate(s *session, ack logonAck) error {
 	s.writerDone = make(chan struct{})
 	s.readerDone = make(chan struct{})
 	c.sess, c.last, c.uri = s, s, s.uri
-	c.err, c.outage = nil, nil
+	c.err = nil // c.outage stays: see stoppedErr
 	c.ring.Reopen()
 	c.state.Store(stateLoggedOn)
 	go c.writeLoop(s)
@@ -880,9 +880,11 @@ func (c *Client) stoppedErr() error {
 	switch st := c.state.Load(); {
 	case st == stateConnected || st == stateLoggingOn:
 		return ErrNotLoggedOn
-	case st == stateReconnecting && c.outage != nil:
+	case (st == stateReconnecting || st == stateLoggedOn) && c.outage != nil:
 		// Open, and reconnecting: what failed is the disconnect, not a
-		// Close (a review saw ErrClosed from PublishFlush here).
+		// Close (a review saw ErrClosed from PublishFlush here). Logged on
+		// again already: the caller saw the outage a moment ago, and the
+		// disconnect is still its answer, not ErrClosed (another review).
 		return c.outage
 	}
 	return ErrClosed

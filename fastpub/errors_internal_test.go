@@ -169,3 +169,21 @@ func wrapped(stack []ast.Node) bool {
 	}
 	return false
 }
+
+// A call that saw the client reconnecting, and asks why only once the
+// reconnect has finished, gets the disconnect, not ErrClosed (a review saw
+// that window).
+func TestStoppedErrAfterAQuickReconnect(t *testing.T) {
+	c, err := NewClient("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outage := newConnErr("read", nil, errors.New("EOF"), ErrDisconnected)
+	c.outage = outage
+	for _, st := range []int32{stateReconnecting, stateLoggedOn} {
+		c.state.Store(st)
+		if got := c.stoppedErr(); got != outage {
+			t.Fatalf("stoppedErr in state %d = %v, want the disconnect", st, got)
+		}
+	}
+}

@@ -54,9 +54,10 @@ const (
 // goroutines; each encodes its frame straight into the client's send ring and
 // returns once the frame is queued (not written). PublishFlush waits until the
 // server has processed (with a store: persisted) everything queued before
-// it (without a store: on the current connection; see PublishFlush). Connect, Logon and Close are meant to be called once each, in that
-// order; after a disconnect, Connect and Logon resume (WithReconnect does it
-// by itself).
+// it (without a store: on the current connection; see PublishFlush).
+// Connect, Logon and Close are meant to be called once each, in that order;
+// after a disconnect, Connect and Logon resume (WithReconnect does it by
+// itself).
 type Client struct {
 	name string
 	cfg  config
@@ -903,8 +904,8 @@ func (c *Client) stoppedErr() error {
 // buffer return ErrClosed. Close stops the reconnect loop, waits for the
 // client's goroutines to exit (the event goroutine too, after the handlers
 // queued before it, unless Close is called from a handler: a handler must
-// not block on the goroutine that calls Close), and is idempotent: after Close every other call
-// returns ErrClosed, and Close again returns nil.
+// not block on the goroutine that calls Close), and is idempotent: after
+// Close every other call returns ErrClosed, and Close again returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	st := c.state.Load()

@@ -10,6 +10,10 @@ import (
 	"github.com/fastpub/fastpub/ring"
 )
 
+// flushCIDPrefix starts the command id of every flush ("f1", "f2", ...):
+// the reader tells a late flush ack from others by it.
+const flushCIDPrefix = 'f'
+
 // flushWait is one pending PublishFlush.
 type flushWait struct {
 	done   chan error // 1 slot: the ack's verdict, or why the client stopped
@@ -44,7 +48,7 @@ func (c *Client) PublishFlush(ctx context.Context) error {
 		return c.stoppedErr()
 	}
 	var idBuf [24]byte
-	cid := string(strconv.AppendUint(append(idBuf[:0], 'f'), c.cidSeq.Add(1), 10))
+	cid := string(strconv.AppendUint(append(idBuf[:0], flushCIDPrefix), c.cidSeq.Add(1), 10))
 	f := &flushWait{done: make(chan error, 1)}
 	c.mu.Lock()
 	// The state again, under the lock fail takes: without a store, a

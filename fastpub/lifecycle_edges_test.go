@@ -122,25 +122,7 @@ func TestCloseWhileReconnectingIsUndelivered(t *testing.T) {
 // counted in Stats().Rejected (it used to vanish; the doc claimed the next
 // call returned it). From a review of the docs.
 func TestPublishFailureAckCounted(t *testing.T) {
-	uri := startScripted(t, func(s *scripted) {
-		if _, _, err := s.next(); err != nil {
-			return
-		}
-		s.send(logonAckOK + `}`)
-		if _, _, err := s.next(); err != nil { // the publish
-			return
-		}
-		s.send(`{"c":"ack","a":"processed","status":"failure","reason":"invalid topic"}`)
-		for i := 0; i < 100; i++ {
-			cmd, cid, err := s.next()
-			if err != nil {
-				return
-			}
-			if cmd == frame.CmdFlush {
-				s.send(`{"c":"ack","cid":"` + cid + `","a":"processed","status":"success"}`)
-			}
-		}
-	})
+	uri := startScripted(t, failFirstPublish)
 	c := connect(t, uri, "rejected")
 	if err := c.PublishString("bad", "x"); err != nil {
 		t.Fatal(err)

@@ -204,9 +204,9 @@ func WithMaxInboundFrame(bytes int) Option {
 // The client answers every server heartbeat with a beat, at most one per
 // half interval: one that comes sooner after the last beat is answered
 // then (a server that answers beats with heartbeats would otherwise
-// ping-pong). Beats never wait for room in the buffer or the store. It drops the connection after 2 × interval without any
-// inbound traffic: the error then
-// is a *ConnectionError (ErrDisconnected) with Op "read", whose cause says
+// ping-pong). Beats never wait for room in the buffer or the store. It
+// drops the connection after 2 × interval without any inbound traffic: the
+// error then is a *ConnectionError (ErrDisconnected) with Op "read", whose cause says
 // "no traffic from the server for twice the heartbeat interval" and wraps
 // the read's timeout (a net.Error with Timeout() true, os.ErrDeadlineExceeded).
 // Default: off, as in the official clients, except with WithReconnect,
@@ -278,9 +278,8 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // it may call any client method, Close included. Default: none. Then a
 // failure ack for a publish without a store is only counted
 // (Stats().Rejected; with a store it goes to the failed-write handler and
-// Stats().FailedWrites), a store's
-// failure to record an ack is dropped too, and the connection error is
-// returned by the next call (without a reconnect policy; with one, the
+// Stats().FailedWrites), a store's failure to record an ack is dropped
+// too, and the connection error is returned by the next call (without a reconnect policy; with one, the
 // client reconnects and the events say so).
 func WithErrorHandler(f func(error)) Option {
 	return func(c *config) error { c.errorHandler = f; return nil }

@@ -14,8 +14,8 @@ import (
 // number: s = seqBase + the frame's Seq in the ring (fixed at the first
 // logon), so finding a frame by the s of an ack is one subtraction, and the
 // ring's commit table gives its end in O(1). Control frames (flushes,
-// recovery's filler beats) take ring Seqs too, so the s values on the wire have
-// gaps; AMPS needs them only strictly increasing per client name.
+// recovery's filler beats) take ring Seqs too, so the s values on the wire
+// have gaps; AMPS needs them only strictly increasing per client name.
 //
 // Persisted acks reach the reader; the reader only posts them (ackState),
 // and the consumer of the ring (the writer, or the reconnect loop between

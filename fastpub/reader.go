@@ -97,7 +97,7 @@ func (c *Client) handleAck(h *frame.Header) {
 		// Not a publish's (they carry no command id): a flush that timed
 		// out and was forgotten, answered late. It is no rejected publish
 		// (a review saw it counted as one).
-		if h.CommandID[0] == 'f' {
+		if h.CommandID[0] == flushCIDPrefix {
 			c.reportError(&ServerError{Command: "flush", Status: "failure", Reason: string(h.Reason)})
 		}
 		return

@@ -153,17 +153,7 @@ func TestFailedFlushAck(t *testing.T) {
 // A failure ack for a publish (no call waits for it) goes to the error
 // handler as a *ServerError.
 func TestFailedPublishAckReported(t *testing.T) {
-	uri := startScripted(t, func(s *scripted) {
-		if _, _, err := s.next(); err != nil {
-			return
-		}
-		s.send(logonAckOK + `}`)
-		if _, _, err := s.next(); err != nil { // the publish
-			return
-		}
-		s.send(`{"c":"ack","a":"processed","status":"failure","reason":"invalid topic"}`)
-		io.Copy(io.Discard, s.conn)
-	})
+	uri := startScripted(t, failFirstPublish)
 	errc := make(chan error, 1)
 	c := connect(t, uri, "publish-fails", fastpub.WithErrorHandler(func(err error) {
 		select {
@@ -182,6 +172,29 @@ func TestFailedPublishAckReported(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the failure ack was not reported")
+	}
+}
+
+// failFirstPublish is a script that accepts the logon, answers the first
+// publish with a processed failure ack (invalid topic), and then answers
+// flushes with success (at most 100 frames).
+func failFirstPublish(s *scripted) {
+	if _, _, err := s.next(); err != nil {
+		return
+	}
+	s.send(logonAckOK + `}`)
+	if _, _, err := s.next(); err != nil { // the publish
+		return
+	}
+	s.send(`{"c":"ack","a":"processed","status":"failure","reason":"invalid topic"}`)
+	for i := 0; i < 100; i++ {
+		cmd, cid, err := s.next()
+		if err != nil {
+			return
+		}
+		if cmd == frame.CmdFlush {
+			s.send(`{"c":"ack","cid":"` + cid + `","a":"processed","status":"success"}`)
+		}
 	}
 }
 
